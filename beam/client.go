@@ -1,0 +1,219 @@
+// Package beam talks to the local BEAM node over Erlang distribution: rpc
+// calls through the node's rex server, the release_handler operations, and
+// reading releases on disk and in tarballs.
+package beam
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/ergo-services/ergo"
+	"github.com/ergo-services/ergo/etf"
+	"github.com/ergo-services/ergo/gen"
+	"github.com/ergo-services/ergo/node"
+	"github.com/ergo-services/ergo/proto/dist"
+)
+
+// ErrNodeDown is returned by calls that were under way when the connection
+// to the node went down, and by calls to a node that cannot be reached.
+var ErrNodeDown = errors.New("node down")
+
+// Options say how to reach the node.
+type Options struct {
+	// Node is the node's full name, such as app@127.0.0.1.
+	Node string
+	// Cookie is the distribution cookie. It is never logged.
+	Cookie string
+	// EPMDPort is the port of the epmd that knows the node (default 4369).
+	EPMDPort int
+	// CallTimeout bounds a call whose context has no deadline (default 30s).
+	CallTimeout time.Duration
+}
+
+// Client is a hidden Go node connected to one BEAM node. It is safe for
+// concurrent use.
+type Client struct {
+	opts    Options
+	node    node.Node
+	proc    gen.Process
+	mu      sync.Mutex
+	pending map[etf.Ref]chan result
+	monitor bool // a node monitor is in place
+}
+
+type result struct {
+	term etf.Term
+	err  error
+}
+
+func init() {
+	// ergo prints warnings of its own to stderr (for instance when it drops
+	// map keys it cannot represent); beamup reports errors itself.
+	flag.Set("ergo.warning", "false")
+}
+
+// Dial starts a Go node that listens on loopback only, never starts an
+// epmd of its own, and connects to opts.Node.
+func Dial(ctx context.Context, opts Options) (*Client, error) {
+	if opts.EPMDPort == 0 {
+		opts.EPMDPort = 4369
+	}
+	if opts.CallTimeout == 0 {
+		opts.CallTimeout = 30 * time.Second
+	}
+	_, host, ok := strings.Cut(opts.Node, "@")
+	if !ok || host == "" {
+		return nil, fmt.Errorf("node name %q: want name@host", opts.Node)
+	}
+	c := &Client{opts: opts, pending: map[etf.Ref]chan result{}}
+	nodeOpts := node.Options{
+		Listeners: []node.Listener{{Hostname: "127.0.0.1", ListenBegin: 15000, ListenEnd: 65000}},
+		// OTP 25 refuses ergo's default handshake version 5.
+		Handshake: dist.CreateHandshake(dist.HandshakeOptions{Version: dist.HandshakeVersion6}),
+		Registrar: &resolveOnly{Registrar: dist.CreateRegistrarWithRemoteEPMD(host, uint16(opts.EPMDPort))},
+	}
+	name := fmt.Sprintf("beamup%d_%d@%s", os.Getpid(), time.Now().UnixNano()%1e6, host)
+	n, err := ergo.StartNodeWithContext(ctx, name, opts.Cookie, nodeOpts)
+	if err != nil {
+		return nil, fmt.Errorf("starting the distribution client: %w", err)
+	}
+	c.node = n
+	c.proc, err = n.Spawn("", gen.ProcessOptions{}, &mailbox{c: c})
+	if err != nil {
+		n.Stop()
+		return nil, fmt.Errorf("starting the distribution client: %w", err)
+	}
+	return c, nil
+}
+
+// Close stops the Go node.
+func (c *Client) Close() {
+	c.node.Stop()
+	c.node.Wait()
+}
+
+// Node is the name of the node the client talks to.
+func (c *Client) Node() string { return c.opts.Node }
+
+// Call runs rpc:call(Node, mod, fun, args) through the node's rex server and
+// returns its result. A {badrpc, Reason} answer is an error. Call honours
+// ctx and bounds every call: a node that does not answer is an error, not a
+// hang.
+func (c *Client) Call(ctx context.Context, mod, fun string, args ...etf.Term) (etf.Term, error) {
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, c.opts.CallTimeout)
+		defer cancel()
+	}
+	ref := c.proc.MakeRef()
+	ch := make(chan result, 1)
+	c.mu.Lock()
+	if !c.monitor {
+		c.proc.MonitorNode(c.opts.Node)
+		c.monitor = true
+	}
+	c.pending[ref] = ch
+	c.mu.Unlock()
+	defer func() {
+		c.mu.Lock()
+		delete(c.pending, ref)
+		c.mu.Unlock()
+	}()
+
+	self := c.proc.Self()
+	if args == nil {
+		args = []etf.Term{}
+	}
+	// The Go process is the call's group leader: it answers io requests so
+	// that a function that prints does not hang the call.
+	req := etf.Tuple{etf.Atom("call"), etf.Atom(mod), etf.Atom(fun), etf.List(args), self}
+	msg := etf.Tuple{etf.Atom("$gen_call"), etf.Tuple{self, ref}, req}
+	if err := c.proc.Send(gen.ProcessID{Name: "rex", Node: c.opts.Node}, msg); err != nil {
+		return nil, fmt.Errorf("%s:%s on %s: %w: %v", mod, fun, c.opts.Node, ErrNodeDown, err)
+	}
+	select {
+	case r := <-ch:
+		if r.err != nil {
+			return nil, fmt.Errorf("%s:%s on %s: %w", mod, fun, c.opts.Node, r.err)
+		}
+		if t, ok := r.term.(etf.Tuple); ok && len(t) == 2 && t[0] == etf.Atom("badrpc") {
+			if reason := fmt.Sprint(t[1]); reason == "nodedown" {
+				return nil, fmt.Errorf("%s:%s on %s: %w", mod, fun, c.opts.Node, ErrNodeDown)
+			}
+			return nil, fmt.Errorf("%s:%s on %s: badrpc: %s", mod, fun, c.opts.Node, Format(t[1]))
+		}
+		return r.term, nil
+	case <-ctx.Done():
+		return nil, fmt.Errorf("%s:%s on %s: %w", mod, fun, c.opts.Node, ctx.Err())
+	}
+}
+
+// nodeDown fails every call under way.
+func (c *Client) nodeDown() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.monitor = false
+	for ref, ch := range c.pending {
+		ch <- result{err: ErrNodeDown}
+		delete(c.pending, ref)
+	}
+}
+
+func (c *Client) deliver(ref etf.Ref, term etf.Term) {
+	c.mu.Lock()
+	ch, ok := c.pending[ref]
+	delete(c.pending, ref)
+	c.mu.Unlock()
+	if ok {
+		ch <- result{term: term}
+	}
+}
+
+// mailbox is the Go process: it receives rpc replies, node-down
+// notifications and io requests.
+type mailbox struct {
+	gen.Server
+	c *Client
+}
+
+func (m *mailbox) HandleInfo(p *gen.ServerProcess, message etf.Term) gen.ServerStatus {
+	switch msg := message.(type) {
+	case gen.MessageNodeDown:
+		m.c.nodeDown()
+	case etf.Tuple:
+		if len(msg) == 2 {
+			if ref, ok := msg[0].(etf.Ref); ok {
+				m.c.deliver(ref, msg[1])
+			}
+		}
+		// {io_request, From, ReplyAs, Request}: output is dropped, input
+		// is refused.
+		if len(msg) == 4 && msg[0] == etf.Atom("io_request") {
+			if from, ok := msg[1].(etf.Pid); ok {
+				reply := etf.Term(etf.Atom("ok"))
+				if req, ok := msg[3].(etf.Tuple); ok && len(req) > 0 && strings.HasPrefix(fmt.Sprint(req[0]), "get_") {
+					reply = etf.Tuple{etf.Atom("error"), etf.Atom("enotsup")}
+				}
+				p.Send(from, etf.Tuple{etf.Atom("io_reply"), msg[2], reply})
+			}
+		}
+	}
+	return gen.ServerStatusOK
+}
+
+// resolveOnly looks nodes up in epmd but registers nothing there and never
+// starts an epmd of its own: the Go node only dials out, and must never take
+// the epmd port that the BEAM node's epmd needs.
+type resolveOnly struct {
+	node.Registrar
+}
+
+func (resolveOnly) Register(ctx context.Context, name string, opts node.RegisterOptions) error {
+	return nil
+}

@@ -1,0 +1,178 @@
+package beam
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/ergo-services/ergo/etf"
+)
+
+// ReleaseStatus is one entry of release_handler:which_releases/0.
+type ReleaseStatus struct {
+	Name    string
+	Version string
+	Libs    []string
+	// Status is permanent, current, old or unpacked.
+	Status string
+}
+
+// WhichReleases lists the releases release_handler knows.
+func (c *Client) WhichReleases(ctx context.Context) ([]ReleaseStatus, error) {
+	t, err := c.Call(ctx, "release_handler", "which_releases")
+	if err != nil {
+		return nil, err
+	}
+	list, ok := t.(etf.List)
+	if !ok {
+		return nil, fmt.Errorf("which_releases: unexpected answer %s", Format(t))
+	}
+	var out []ReleaseStatus
+	for _, e := range list {
+		r, ok := e.(etf.Tuple)
+		if !ok || len(r) != 4 {
+			return nil, fmt.Errorf("which_releases: unexpected entry %s", Format(e))
+		}
+		var rs ReleaseStatus
+		rs.Name, _ = String(r[0])
+		rs.Version, _ = String(r[1])
+		if libs, ok := r[2].(etf.List); ok {
+			for _, l := range libs {
+				s, _ := String(l)
+				rs.Libs = append(rs.Libs, s)
+			}
+		}
+		rs.Status = fmt.Sprint(r[3])
+		out = append(out, rs)
+	}
+	return out, nil
+}
+
+// Current returns the release the node runs now: the one marked current
+// (installed but not permanent) or else the permanent one.
+func Current(rels []ReleaseStatus) (ReleaseStatus, bool) {
+	for _, r := range rels {
+		if r.Status == "current" {
+			return r, true
+		}
+	}
+	return Permanent(rels)
+}
+
+// Permanent returns the permanent release.
+func Permanent(rels []ReleaseStatus) (ReleaseStatus, bool) {
+	for _, r := range rels {
+		if r.Status == "permanent" {
+			return r, true
+		}
+	}
+	return ReleaseStatus{}, false
+}
+
+// UnpackRelease unpacks releases/<nameVsn>.tar.gz; it returns the version.
+func (c *Client) UnpackRelease(ctx context.Context, nameVsn string) (string, error) {
+	t, err := c.Call(ctx, "release_handler", "unpack_release", nameVsn)
+	if err != nil {
+		return "", err
+	}
+	return okString("unpack_release", t)
+}
+
+// CheckInstallRelease checks that vsn can be installed and returns the
+// version it would upgrade from.
+func (c *Client) CheckInstallRelease(ctx context.Context, vsn string) (string, error) {
+	t, err := c.Call(ctx, "release_handler", "check_install_release", vsn)
+	if err != nil {
+		return "", err
+	}
+	return okString("check_install_release", t)
+}
+
+// InstallOptions are passed to install_release/2.
+type InstallOptions struct {
+	// SuspendTimeout bounds how long a process may take to suspend.
+	SuspendTimeout time.Duration
+	// CodeChangeTimeout bounds each process's code_change.
+	CodeChangeTimeout time.Duration
+}
+
+// InstallRelease runs install_release(vsn, Opts) and returns the version it
+// upgraded from. install_release itself has no timeout: ctx is its bound.
+// When it fails after its point of no return the node restarts by itself.
+func (c *Client) InstallRelease(ctx context.Context, vsn string, opts InstallOptions) (string, error) {
+	o := etf.List{}
+	if opts.SuspendTimeout > 0 {
+		o = append(o, etf.Tuple{etf.Atom("suspend_timeout"), int(opts.SuspendTimeout.Milliseconds())})
+	}
+	if opts.CodeChangeTimeout > 0 {
+		o = append(o, etf.Tuple{etf.Atom("code_change_timeout"), int(opts.CodeChangeTimeout.Milliseconds())})
+	}
+	t, err := c.Call(ctx, "release_handler", "install_release", vsn, o)
+	if err != nil {
+		return "", err
+	}
+	return okString("install_release", t)
+}
+
+// MakePermanent makes vsn the release the node boots.
+func (c *Client) MakePermanent(ctx context.Context, vsn string) error {
+	return c.okCall(ctx, "make_permanent", vsn)
+}
+
+// RemoveRelease removes an installed or unpacked release and its files.
+func (c *Client) RemoveRelease(ctx context.Context, vsn string) error {
+	return c.okCall(ctx, "remove_release", vsn)
+}
+
+// SetRemoved marks a release removed without touching its files.
+func (c *Client) SetRemoved(ctx context.Context, vsn string) error {
+	return c.okCall(ctx, "set_removed", vsn)
+}
+
+// CreateRELEASES writes releases/RELEASES for the release whose .rel file
+// is relFile and makes release_handler read it again, without a restart
+// of the node.
+func (c *Client) CreateRELEASES(ctx context.Context, root, relFile string) error {
+	t, err := c.Call(ctx, "release_handler", "create_RELEASES", root, root+"/releases", relFile, etf.List{})
+	if err != nil {
+		return err
+	}
+	if t != etf.Atom("ok") {
+		return fmt.Errorf("create_RELEASES: %s", Format(t))
+	}
+	// release_handler reads RELEASES only when it starts.
+	if t, err = c.Call(ctx, "supervisor", "terminate_child", etf.Atom("sasl_sup"), etf.Atom("release_handler")); err != nil {
+		return err
+	}
+	if t != etf.Atom("ok") {
+		return fmt.Errorf("stopping release_handler: %s", Format(t))
+	}
+	if t, err = c.Call(ctx, "supervisor", "restart_child", etf.Atom("sasl_sup"), etf.Atom("release_handler")); err != nil {
+		return err
+	}
+	if r, ok := t.(etf.Tuple); !ok || len(r) < 2 || r[0] != etf.Atom("ok") {
+		return fmt.Errorf("restarting release_handler: %s", Format(t))
+	}
+	return nil
+}
+
+func (c *Client) okCall(ctx context.Context, fun string, args ...etf.Term) error {
+	t, err := c.Call(ctx, "release_handler", fun, args...)
+	if err != nil {
+		return err
+	}
+	if t != etf.Atom("ok") {
+		return fmt.Errorf("%s: %s", fun, Format(t))
+	}
+	return nil
+}
+
+// okString reads {ok, Vsn} or {ok, Vsn, Descr}.
+func okString(fun string, t etf.Term) (string, error) {
+	if r, ok := t.(etf.Tuple); ok && len(r) >= 2 && r[0] == etf.Atom("ok") {
+		if s, ok := String(r[1]); ok {
+			return s, nil
+		}
+	}
+	return "", fmt.Errorf("%s: %s", fun, Format(t))
+}

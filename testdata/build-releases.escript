@@ -1,0 +1,74 @@
+#!/usr/bin/env escript
+%% build-releases.escript SRC OUT
+%%
+%% Builds the sample release "gauge" from SRC/<vsn>/ for every version
+%% directory, in version order, with OTP's own tools only (compile,
+%% systools): OUT/gauge-<vsn>.tar.gz, each with ERTS, sys.config and a relup
+%% from the version before it. Each version is built in its own directory
+%% because systools picks up stray relup, start.boot and sys.config from the
+%% current directory.
+-mode(compile).
+
+main([Src0, Out0]) ->
+    Src = filename:absname(Src0),
+    Out = filename:absname(Out0),
+    Vsns = lists:sort(fun newer/2, [V || V <- filelib:wildcard("*", Src),
+                                         filelib:is_dir(filename:join(Src, V))]),
+    ok = filelib:ensure_path(Out),
+    Build = filename:absname(filename:join(Out, "build")),
+    lists:foldl(fun(Vsn, Prev) ->
+                        build(filename:join(Src, Vsn), Build, Out, Vsn, Prev),
+                        Vsn
+                end, none, lists:reverse(Vsns)),
+    io:format("~n"),
+    halt(0);
+main(_) ->
+    io:format(standard_error, "usage: build-releases.escript SRC OUT~n", []),
+    halt(2).
+
+newer(A, B) -> parse(A) > parse(B).
+parse(V) -> [list_to_integer(X) || X <- string:split(V, ".", all)].
+
+build(Src, Build, Out, Vsn, Prev) ->
+    App = filename:join([Build, "lib", "gauge-" ++ Vsn]),
+    Ebin = filename:join(App, "ebin"),
+    ok = filelib:ensure_path(Ebin),
+    [{ok, _} = compile:file(F, [{outdir, Ebin}, debug_info, report_errors,
+                                nowarn_everything])
+     || F <- filelib:wildcard(filename:join([Src, "src", "*.erl"]))],
+    {ok, _} = file:copy(filename:join([Src, "src", "gauge.app.src"]),
+                        filename:join(Ebin, "gauge.app")),
+    case filelib:is_file(filename:join([Src, "src", "gauge.appup"])) of
+        true -> {ok, _} = file:copy(filename:join([Src, "src", "gauge.appup"]),
+                                    filename:join(Ebin, "gauge.appup"));
+        false -> ok
+    end,
+    RelDir = filename:join([Build, "releases", Vsn]),
+    ok = filelib:ensure_path(RelDir),
+    Rel = {release, {"gauge", Vsn}, {erts, erlang:system_info(version)},
+           [{A, vsn(A)} || A <- [kernel, stdlib, sasl]] ++ [{gauge, Vsn}]},
+    ok = file:write_file(filename:join(RelDir, "gauge.rel"),
+                         io_lib:format("~p.~n", [Rel])),
+    {ok, _} = file:copy(filename:join(Src, "sys.config"),
+                        filename:join(RelDir, "sys.config")),
+    ok = file:set_cwd(RelDir),
+    Path = [filename:join(App, "ebin")],
+    ok = systools:make_script("gauge", [{path, Path}]),
+    case Prev of
+        none -> ok;
+        _ ->
+            PrevRel = filename:join([Build, "releases", Prev, "gauge"]),
+            PrevEbin = filename:join([Build, "lib", "gauge-" ++ Prev, "ebin"]),
+            ok = systools:make_relup("gauge", [PrevRel], [PrevRel],
+                                     [{path, [PrevEbin | Path]}, {outdir, "."}])
+    end,
+    ok = systools:make_tar("gauge", [{erts, code:root_dir()}, {path, Path},
+                                     {outdir, RelDir}]),
+    {ok, _} = file:copy("gauge.tar.gz",
+                        filename:join(Out, "gauge-" ++ Vsn ++ ".tar.gz")),
+    io:format("built gauge-~s.tar.gz~n", [Vsn]).
+
+vsn(App) ->
+    _ = application:load(App),
+    {ok, V} = application:get_key(App, vsn),
+    V.

@@ -1,0 +1,54 @@
+#!/bin/sh
+# node.sh ROOT start|stop|restart|pid
+#
+# Starts and stops the BEAM node of a target system installed in ROOT, the
+# way a device's init script would. It boots the release that
+# releases/start_erl.data names, which release_handler:make_permanent/1
+# rewrites: a restart therefore always comes back on the permanent release.
+# ROOT/node.env sets NODE_NAME, COOKIE_FILE and ERL_EPMD_PORT.
+set -u
+root=$1
+cmd=$2
+. "$root/node.env"
+export ERL_EPMD_PORT
+pidfile=$root/tmp/node.pid
+
+running() { [ -f "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null; }
+
+start() {
+	running && return 0
+	# start_erl.data has no trailing newline after make_permanent: read
+	# returns 1 although it read both fields.
+	read -r erts_vsn rel_vsn <"$root/releases/start_erl.data" || true
+	bindir=$root/erts-$erts_vsn/bin
+	mkdir -p "$root/tmp" "$root/log"
+	ROOTDIR=$root BINDIR=$bindir EMU=beam PROGNAME=erl \
+	setsid "$bindir/erlexec" -boot "$root/releases/$rel_vsn/start" \
+		-config "$root/releases/$rel_vsn/sys" -mode embedded \
+		-name "$NODE_NAME" -setcookie "$(cat "$COOKIE_FILE")" \
+		-noshell -noinput \
+		-sasl releases_dir "\"$root/releases\"" \
+		>>"$root/log/node.log" 2>&1 </dev/null &
+	echo $! >"$pidfile"
+}
+
+stop() {
+	running || return 0
+	pid=$(cat "$pidfile")
+	kill -TERM "$pid" 2>/dev/null
+	i=0
+	while kill -0 "$pid" 2>/dev/null; do
+		i=$((i + 1))
+		[ $i -gt 100 ] && kill -KILL "$pid" 2>/dev/null
+		sleep 0.1
+	done
+	rm -f "$pidfile"
+}
+
+case $cmd in
+start) start ;;
+stop) stop ;;
+restart) stop; start ;;
+pid) running && cat "$pidfile" ;;
+*) echo "usage: node.sh ROOT start|stop|restart|pid" >&2; exit 2 ;;
+esac
