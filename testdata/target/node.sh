@@ -13,7 +13,13 @@ cmd=$2
 export ERL_EPMD_PORT
 pidfile=$root/tmp/node.pid
 
-running() { [ -f "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null; }
+# running: the pid is alive and not a zombie (a killed node whose parent
+# has not reaped it yet still answers kill -0).
+running() {
+	[ -f "$pidfile" ] || return 1
+	state=$(ps -o stat= -p "$(cat "$pidfile")" 2>/dev/null) || return 1
+	case $state in Z*) return 1 ;; esac
+}
 
 start() {
 	running && return 0
@@ -37,7 +43,7 @@ stop() {
 	pid=$(cat "$pidfile")
 	kill -TERM "$pid" 2>/dev/null
 	i=0
-	while kill -0 "$pid" 2>/dev/null; do
+	while running; do
 		i=$((i + 1))
 		[ $i -gt 100 ] && kill -KILL "$pid" 2>/dev/null
 		sleep 0.1
