@@ -2,7 +2,9 @@ package beam
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"path/filepath"
 	"time"
 
 	"github.com/ergo-services/ergo/etf"
@@ -111,7 +113,61 @@ func (c *Client) InstallRelease(ctx context.Context, vsn string, opts InstallOpt
 	if err != nil {
 		return "", err
 	}
+	if why := codeChangeFailed(t); why != "" {
+		return "", fmt.Errorf("install_release: %s", why)
+	}
 	return okString("install_release", t)
+}
+
+// codeChangeFailed summarises {error, {code_change_failed, Pid, Mod, Vsn,
+// {'EXIT', {Reason, Stack}}}} as one line; "" for any other answer.
+func codeChangeFailed(t etf.Term) string {
+	e, ok := t.(etf.Tuple)
+	if !ok || len(e) != 2 || e[0] != etf.Atom("error") {
+		return ""
+	}
+	f, ok := e[1].(etf.Tuple)
+	if !ok || len(f) != 5 || f[0] != etf.Atom("code_change_failed") {
+		return ""
+	}
+	why := fmt.Sprintf("code_change of %s failed", Format(f[2]))
+	if exit, ok := f[4].(etf.Tuple); ok && len(exit) == 2 {
+		if rs, ok := exit[1].(etf.Tuple); ok && len(rs) == 2 {
+			why += ": " + Format(rs[0])
+			if stack, ok := rs[1].(etf.List); ok {
+				for _, fr := range stack {
+					if frame, ok := fr.(etf.Tuple); ok && len(frame) == 4 && frame[0] == f[2] {
+						why += fmt.Sprintf(" in %s:%s%s", Format(frame[0]), Format(frame[1]), location(frame[3]))
+						break
+					}
+				}
+			}
+		} else {
+			why += ": " + Format(exit[1])
+		}
+	}
+	return why
+}
+
+// location reads [{file, F}, {line, L}] of a stack frame as " (F:L)".
+func location(t etf.Term) string {
+	var file, line string
+	if l, ok := t.(etf.List); ok {
+		for _, p := range l {
+			if kv, ok := p.(etf.Tuple); ok && len(kv) == 2 {
+				switch kv[0] {
+				case etf.Atom("file"):
+					file, _ = String(kv[1])
+				case etf.Atom("line"):
+					line = Format(kv[1])
+				}
+			}
+		}
+	}
+	if file == "" {
+		return ""
+	}
+	return fmt.Sprintf(" (%s:%s)", filepath.Base(file), line)
 }
 
 // MakePermanent makes vsn the release the node boots.
@@ -175,4 +231,15 @@ func okString(fun string, t etf.Term) (string, error) {
 		}
 	}
 	return "", fmt.Errorf("%s: %s", fun, Format(t))
+}
+
+// RebootOldRelease makes the old release vsn permanent and reboots the
+// node on it (init:reboot: the emulator exits and its supervisor starts it
+// again). The call may not get an answer before the node goes down.
+func (c *Client) RebootOldRelease(ctx context.Context, vsn string) error {
+	err := c.okCall(ctx, "reboot_old_release", vsn)
+	if errors.Is(err, ErrNodeDown) {
+		return nil
+	}
+	return err
 }

@@ -9,9 +9,13 @@ import (
 
 // Format writes an Erlang term received from the node the way Erlang
 // would print it, for error messages.
+// Terms longer than 400 characters are cut: a reason must fit on a line.
 func Format(t etf.Term) string {
 	var b strings.Builder
 	format(&b, t)
+	if s := b.String(); len(s) > 400 {
+		return s[:400] + "..."
+	}
 	return b.String()
 }
 
@@ -52,9 +56,11 @@ func format(b *strings.Builder, t etf.Term) {
 	}
 }
 
-// String reads a charlist, a string or a binary.
+// String reads a charlist, a string, a binary or an atom.
 func String(t etf.Term) (string, bool) {
 	switch v := t.(type) {
+	case etf.Atom:
+		return string(v), true
 	case string:
 		return v, true
 	case []byte:

@@ -1,0 +1,116 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/peterbourgon/ff/v3/ffcli"
+
+	"github.com/beamup/beamup/beam"
+	"github.com/beamup/beamup/updater"
+)
+
+func bundleCommand(stdout io.Writer) *ffcli.Command {
+	fs := flag.NewFlagSet("beamup bundle", flag.ContinueOnError)
+	var (
+		key        = fs.String("key", "", "minisign secret key")
+		pwFile     = fs.String("password-file", "", "password of an encrypted key (or BEAMUP_KEY_PASSWORD)")
+		release    = fs.String("release", "", "OTP release tarball (mix release, rebar3 tar, systools:make_tar)")
+		agent      = fs.String("agent", "", "beamupd executable")
+		vsn        = fs.String("version", "", "agent version")
+		arch       = fs.String("arch", "", "agent arch: amd64, arm64, armv7, ...")
+		secVersion = fs.Int("security-version", 0, "anti-rollback security version")
+		mode       = fs.String("mode", "auto", "upgrade mode: auto, hot or cold")
+		chunk      = fs.Int64("chunk-size", updater.DefaultChunkSize, "payload chunk size in bytes")
+		out        = fs.String("o", "", "output bundle file")
+		compatible stringList
+		from       stringList
+	)
+	fs.Var(&compatible, "compatible", "board id the bundle is for (repeat; none = any board)")
+	fs.Var(&from, "from", "version the release upgrades from (repeat; none = any)")
+	return &ffcli.Command{
+		Name: "bundle",
+		ShortUsage: "beamup bundle --key KEY --release REL.tar.gz [--security-version N] [--compatible B]... [--mode auto|hot|cold] [--from VSN]... -o OUT\n" +
+			"       beamup bundle --key KEY --agent BINARY --version V --arch ARCH [--security-version N] -o OUT",
+		ShortHelp: "make a signed bundle of a release or of beamupd",
+		FlagSet:   fs,
+		Exec: func(ctx context.Context, args []string) error {
+			if *key == "" || *out == "" || (*release == "") == (*agent == "") {
+				return usageError("bundle needs --key, -o and one of --release or --agent")
+			}
+			pw, err := password(*pwFile)
+			if err != nil {
+				return err
+			}
+			sk, err := updater.LoadSecretKey(*key, pw)
+			if err != nil {
+				return err
+			}
+			m := &updater.Manifest{Format: 1, SecurityVersion: *secVersion, Compatible: compatible,
+				Created: time.Now().UTC().Truncate(time.Second)}
+			payload := *release
+			if *release != "" {
+				f, err := os.Open(*release)
+				if err != nil {
+					return err
+				}
+				files, err := beam.ReadTarball(f)
+				f.Close()
+				if err != nil {
+					return fmt.Errorf("%s: %w", *release, err)
+				}
+				m.Kind, m.Name, m.Version = updater.KindRelease, files.Name, files.Version
+				m.Upgrade = &updater.Upgrade{From: from, Mode: *mode}
+				if m.Upgrade.From == nil {
+					m.Upgrade.From = []string{}
+				}
+			} else {
+				if *vsn == "" || *arch == "" {
+					return usageError("an agent bundle needs --version and --arch")
+				}
+				payload = *agent
+				m.Kind, m.Name, m.Version, m.Arch = updater.KindAgent, "beamupd", *vsn, *arch
+			}
+			if m.Payload, err = updater.HashPayload(payload, *chunk); err != nil {
+				return err
+			}
+			m.Payload.Path = m.Name + "-" + m.Version + filepath.Ext(payload)
+			if m.Kind == updater.KindRelease {
+				m.Payload.Path = m.Name + "-" + m.Version + ".tar.gz"
+			}
+			raw, err := json.MarshalIndent(m, "", "  ")
+			if err != nil {
+				return err
+			}
+			if _, err := updater.ParseManifest(raw); err != nil {
+				return usageError("%v", err)
+			}
+			sig := updater.SignManifest(sk, raw, m.Name+" "+m.Version)
+			tmp := *out + ".tmp"
+			f, err := os.Create(tmp)
+			if err != nil {
+				return err
+			}
+			defer os.Remove(tmp)
+			if err := updater.WriteBundle(f, raw, sig, payload, m); err != nil {
+				f.Close()
+				return err
+			}
+			if err := f.Close(); err != nil {
+				return err
+			}
+			if err := os.Rename(tmp, *out); err != nil {
+				return err
+			}
+			fmt.Fprintf(stdout, "wrote %s: %s %s %s, %d bytes, bundle %s\n", *out, m.Kind, m.Name, m.Version,
+				m.Payload.Size, updater.BundleID(raw))
+			return nil
+		},
+	}
+}

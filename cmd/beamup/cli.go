@@ -1,0 +1,76 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/peterbourgon/ff/v3/ffcli"
+)
+
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e *exitError) Error() string { return e.err.Error() }
+
+func usageError(format string, args ...any) error {
+	return &exitError{code: 2, err: fmt.Errorf(format, args...)}
+}
+
+// run is beamup's command line; it returns the exit code.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	root := &ffcli.Command{
+		Name:       "beamup",
+		ShortUsage: "beamup <keygen|bundle|verify|inspect> [flags]",
+		ShortHelp:  "makes keys and signed bundles for beamupd",
+		FlagSet:    flag.NewFlagSet("beamup", flag.ContinueOnError),
+		Subcommands: []*ffcli.Command{
+			keygenCommand(stdout, stderr),
+			bundleCommand(stdout),
+			verifyCommand(stdout),
+			inspectCommand(stdout),
+		},
+		Exec: func(context.Context, []string) error {
+			return usageError("missing command: keygen, bundle, verify or inspect")
+		},
+	}
+	root.FlagSet.SetOutput(stderr)
+	for _, c := range root.Subcommands {
+		c.FlagSet.SetOutput(stderr)
+	}
+	err := root.ParseAndRun(ctx, args)
+	switch {
+	case err == nil, errors.Is(err, flag.ErrHelp):
+		return 0
+	}
+	fmt.Fprintln(stderr, "beamup:", err)
+	var ee *exitError
+	if errors.As(err, &ee) {
+		return ee.code
+	}
+	return 1
+}
+
+// password reads a key password from a file or BEAMUP_KEY_PASSWORD.
+func password(file string) (string, error) {
+	if file != "" {
+		b, err := os.ReadFile(file)
+		if err != nil {
+			return "", fmt.Errorf("reading password file: %w", err)
+		}
+		return strings.TrimRight(string(b), "\r\n"), nil
+	}
+	return os.Getenv("BEAMUP_KEY_PASSWORD"), nil
+}
+
+// stringList is a repeatable flag.
+type stringList []string
+
+func (s *stringList) String() string     { return strings.Join(*s, ",") }
+func (s *stringList) Set(v string) error { *s = append(*s, v); return nil }

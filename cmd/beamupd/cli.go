@@ -1,0 +1,96 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/peterbourgon/ff/v3/ffcli"
+
+	"github.com/beamup/beamup/config"
+	"github.com/beamup/beamup/updater"
+)
+
+// version is stamped at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+// exitError carries an exit code out of a subcommand.
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e *exitError) Error() string { return e.err.Error() }
+
+// usageError is exit code 2.
+func usageError(format string, args ...any) error {
+	return &exitError{code: 2, err: fmt.Errorf(format, args...)}
+}
+
+// run is beamupd's command line; it returns the exit code.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	root := &ffcli.Command{
+		Name:       "beamupd",
+		ShortUsage: "beamupd <run|install|status|rollback|version> [flags]",
+		ShortHelp:  "keeps the local BEAM node's release up to date",
+		FlagSet:    flag.NewFlagSet("beamupd", flag.ContinueOnError),
+		Subcommands: []*ffcli.Command{
+			runCommand(stdout, stderr),
+			installCommand(stdout, stderr),
+			statusCommand(stdout, stderr),
+			rollbackCommand(stdout, stderr),
+			versionCommand(stdout),
+		},
+		Exec: func(context.Context, []string) error {
+			return usageError("missing command: run, install, status, rollback or version")
+		},
+	}
+	root.FlagSet.SetOutput(stderr)
+	for _, c := range root.Subcommands {
+		c.FlagSet.SetOutput(stderr)
+	}
+	err := root.ParseAndRun(ctx, args)
+	if err == nil {
+		return 0
+	}
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	var ee *exitError
+	if errors.As(err, &ee) {
+		fmt.Fprintln(stderr, "beamupd:", ee.err)
+		return ee.code
+	}
+	if errors.Is(err, updater.ErrBusy) {
+		fmt.Fprintln(stderr, "beamupd:", err)
+		return 2
+	}
+	fmt.Fprintln(stderr, "beamupd:", err)
+	if code := updater.OutcomeOf(err).ExitCode(); code != 0 {
+		return code
+	}
+	return 2
+}
+
+// configFlag adds --config to fs.
+func configFlag(fs *flag.FlagSet) *string {
+	return fs.String("config", "", "configuration file (default $BEAMUPD_CONFIG or "+config.DefaultPath+")")
+}
+
+// loadConfig reads the configuration; a bad one is a usage error.
+func loadConfig(path string) (*config.Config, error) {
+	if path == "" {
+		path = os.Getenv("BEAMUPD_CONFIG")
+	}
+	if path == "" {
+		path = config.DefaultPath
+	}
+	c, err := config.Load(path)
+	if err != nil {
+		return nil, &exitError{code: 2, err: err}
+	}
+	return c, nil
+}

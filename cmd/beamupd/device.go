@@ -1,0 +1,75 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/beamup/beamup/beam"
+	"github.com/beamup/beamup/board"
+	"github.com/beamup/beamup/config"
+	"github.com/beamup/beamup/updater"
+)
+
+// device connects to the node and builds the updater the configuration
+// describes. close releases the connection.
+func device(ctx context.Context, c *config.Config, log io.Writer) (u *updater.Updater, close func(), err error) {
+	keys, err := updater.LoadPublicKeys(c.Trust.PublicKeys)
+	if err != nil {
+		return nil, nil, &exitError{code: 2, err: err}
+	}
+	control, err := board.ParseControl(c.Node.Control)
+	if err != nil {
+		return nil, nil, &exitError{code: 2, err: err}
+	}
+	cookie, err := c.Cookie()
+	if err != nil {
+		return nil, nil, &exitError{code: 2, err: err}
+	}
+	node, err := beam.Dial(ctx, beam.Options{Node: c.Node.Name, Cookie: cookie, EPMDPort: c.Node.EPMDPort,
+		CallTimeout: c.Node.CallTimeout.Duration})
+	if err != nil {
+		return nil, nil, err
+	}
+	cfg := updater.Config{
+		StateDir: c.Device.StateDir,
+		Root:     c.Node.Root,
+		Release:  c.Node.Release,
+		Board:    c.Device.Board,
+		Keys:     keys,
+		Install: beam.InstallOptions{
+			SuspendTimeout:    c.Node.SuspendTimeout.Duration,
+			CodeChangeTimeout: c.Node.CodeChangeTimeout.Duration,
+		},
+		InstallTimeout: c.Node.InstallTimeout.Duration,
+		BootTimeout:    c.Node.BootTimeout.Duration,
+		Health: updater.HealthConfig{
+			Soak:     c.Health.Soak.Duration,
+			Interval: c.Health.Interval.Duration,
+			Timeout:  c.Health.Timeout.Duration,
+		},
+	}
+	if c.Health.Function != "" {
+		cfg.Health.Module, cfg.Health.Function, _ = strings.Cut(c.Health.Function, ":")
+	}
+	u = updater.New(cfg, node, control)
+	u.Log = func(format string, args ...any) {
+		fmt.Fprintf(log, format+"\n", args...)
+	}
+	return u, node.Close, nil
+}
+
+// report prints an operation's outcome as one line and returns the error
+// that carries its exit code.
+func report(w io.Writer, r *updater.Result, err error) error {
+	if r == nil {
+		return err
+	}
+	line := fmt.Sprintf("%s: %s", r.Outcome, r.Reason)
+	if r.Outcome == updater.Committed {
+		fmt.Fprintln(w, line)
+		return nil
+	}
+	return &exitError{code: r.Outcome.ExitCode(), err: fmt.Errorf("%s", line)}
+}

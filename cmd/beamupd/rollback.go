@@ -1,0 +1,36 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"io"
+
+	"github.com/peterbourgon/ff/v3/ffcli"
+)
+
+func rollbackCommand(stdout, stderr io.Writer) *ffcli.Command {
+	fs := flag.NewFlagSet("beamupd rollback", flag.ContinueOnError)
+	cfgPath := configFlag(fs)
+	return &ffcli.Command{
+		Name:       "rollback",
+		ShortUsage: "beamupd rollback [--config FILE]",
+		ShortHelp:  "go back to the previous permanent release",
+		FlagSet:    fs,
+		Exec: func(ctx context.Context, args []string) error {
+			if len(args) != 0 {
+				return usageError("rollback takes no arguments")
+			}
+			c, err := loadConfig(*cfgPath)
+			if err != nil {
+				return err
+			}
+			u, closeNode, err := device(ctx, c, stderr)
+			if err != nil {
+				return err
+			}
+			defer closeNode()
+			r, err := u.Rollback(ctx)
+			return report(stdout, r, err)
+		},
+	}
+}

@@ -1,0 +1,201 @@
+// Package config reads beamupd's TOML configuration strictly: an unknown
+// key or a value of the wrong type is an error naming the file, the line
+// and the key.
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/pelletier/go-toml/v2"
+)
+
+// DefaultPath is where beamupd looks when neither --config nor
+// BEAMUPD_CONFIG says otherwise.
+const DefaultPath = "/etc/beamup/beamupd.toml"
+
+// Config is beamupd's configuration. Key names are part of the contract.
+type Config struct {
+	Device Device `toml:"device"`
+	Trust  Trust  `toml:"trust"`
+	Node   Node   `toml:"node"`
+	Health Health `toml:"health"`
+	MQTT   MQTT   `toml:"mqtt"`
+	Serial Serial `toml:"serial"`
+	Agent  Agent  `toml:"agent"`
+}
+
+type Device struct {
+	ID       string `toml:"id"`
+	Board    string `toml:"board"`
+	StateDir string `toml:"state_dir"`
+}
+
+type Trust struct {
+	PublicKeys []string `toml:"public_keys"`
+}
+
+type Node struct {
+	Name        string   `toml:"name"`
+	CookieFile  string   `toml:"cookie_file"`
+	EPMDPort    int      `toml:"epmd_port"`
+	Root        string   `toml:"root"`
+	Release     string   `toml:"release"`
+	Control     string   `toml:"control"`
+	BootTimeout Duration `toml:"boot_timeout"`
+	// CallTimeout bounds each call to the node but install_release.
+	CallTimeout Duration `toml:"call_timeout"`
+	// InstallTimeout bounds install_release, which has no timeout of its own.
+	InstallTimeout    Duration `toml:"install_timeout"`
+	SuspendTimeout    Duration `toml:"suspend_timeout"`
+	CodeChangeTimeout Duration `toml:"code_change_timeout"`
+}
+
+type Health struct {
+	Function string   `toml:"function"`
+	Soak     Duration `toml:"soak"`
+	Timeout  Duration `toml:"timeout"`
+	Interval Duration `toml:"interval"`
+}
+
+type MQTT struct {
+	Broker       string   `toml:"broker"`
+	TopicPrefix  string   `toml:"topic_prefix"`
+	Groups       []string `toml:"groups"`
+	CAFile       string   `toml:"ca_file"`
+	CertFile     string   `toml:"cert_file"`
+	KeyFile      string   `toml:"key_file"`
+	Username     string   `toml:"username"`
+	PasswordFile string   `toml:"password_file"`
+}
+
+type Serial struct {
+	Port string `toml:"port"`
+	Baud int    `toml:"baud"`
+}
+
+type Agent struct {
+	Path string `toml:"path"`
+}
+
+// Duration is a TOML string such as "10s" or "1m30s".
+type Duration struct{ time.Duration }
+
+func (d *Duration) UnmarshalText(text []byte) error {
+	v, err := time.ParseDuration(string(text))
+	if err != nil {
+		return fmt.Errorf("not a duration (want a string such as \"10s\"): %q", text)
+	}
+	if v < 0 {
+		return fmt.Errorf("negative duration %q", text)
+	}
+	d.Duration = v
+	return nil
+}
+
+// Load reads the configuration file and fills in defaults.
+func Load(path string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("reading configuration: %w", err)
+	}
+	c := &Config{}
+	dec := toml.NewDecoder(bytes.NewReader(data)).DisallowUnknownFields()
+	if err := dec.Decode(c); err != nil {
+		return nil, describe(path, err)
+	}
+	if err := c.defaults(); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return c, nil
+}
+
+// describe turns a decoding error into "file:line: key: what".
+func describe(path string, err error) error {
+	var strict *toml.StrictMissingError
+	if errors.As(err, &strict) && len(strict.Errors) > 0 {
+		var lines []string
+		for _, e := range strict.Errors {
+			row, _ := e.Position()
+			lines = append(lines, fmt.Sprintf("%s:%d: unknown key %s", path, row, strings.Join(e.Key(), ".")))
+		}
+		return errors.New(strings.Join(lines, "; "))
+	}
+	var de *toml.DecodeError
+	if errors.As(err, &de) {
+		row, _ := de.Position()
+		key := strings.Join(de.Key(), ".")
+		if key != "" {
+			return fmt.Errorf("%s:%d: key %s: %s", path, row, key, de.Error())
+		}
+		return fmt.Errorf("%s:%d: %s", path, row, de.Error())
+	}
+	return fmt.Errorf("%s: %w", path, err)
+}
+
+func (c *Config) defaults() error {
+	if c.Device.StateDir == "" {
+		c.Device.StateDir = "/var/lib/beamup"
+	}
+	if c.Device.ID == "" {
+		if id, err := os.ReadFile("/etc/machine-id"); err == nil {
+			c.Device.ID = strings.TrimSpace(string(id))
+		}
+	}
+	if c.Node.Name == "" {
+		return errors.New("[node] name is required")
+	}
+	if c.Node.Root == "" {
+		return errors.New("[node] root is required")
+	}
+	if c.Node.Control == "" {
+		return errors.New("[node] control is required (\"systemd:UNIT\" or \"exec:COMMAND\")")
+	}
+	if len(c.Trust.PublicKeys) == 0 {
+		// Never install when a signature check could not run.
+		return errors.New("[trust] public_keys is empty: beamupd installs nothing it cannot verify")
+	}
+	if c.Node.EPMDPort == 0 {
+		c.Node.EPMDPort = 4369
+	}
+	setDefault(&c.Node.BootTimeout, 60*time.Second)
+	setDefault(&c.Node.CallTimeout, 30*time.Second)
+	setDefault(&c.Node.InstallTimeout, 5*time.Minute)
+	setDefault(&c.Health.Timeout, 10*time.Second)
+	setDefault(&c.Health.Interval, time.Second)
+	if c.Health.Function != "" {
+		if m, f, ok := strings.Cut(c.Health.Function, ":"); !ok || m == "" || f == "" {
+			return fmt.Errorf("[health] function %q: want module:function", c.Health.Function)
+		}
+	}
+	if c.MQTT.TopicPrefix == "" {
+		c.MQTT.TopicPrefix = "beamup"
+	}
+	if c.Serial.Baud == 0 {
+		c.Serial.Baud = 115200
+	}
+	return nil
+}
+
+func setDefault(d *Duration, v time.Duration) {
+	if d.Duration == 0 {
+		d.Duration = v
+	}
+}
+
+// Cookie reads the node's distribution cookie.
+func (c *Config) Cookie() (string, error) {
+	if c.Node.CookieFile == "" {
+		home, _ := os.UserHomeDir()
+		c.Node.CookieFile = home + "/.erlang.cookie"
+	}
+	data, err := os.ReadFile(c.Node.CookieFile)
+	if err != nil {
+		return "", fmt.Errorf("reading the node's cookie: %w", err)
+	}
+	return strings.TrimSpace(string(data)), nil
+}

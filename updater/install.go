@@ -1,0 +1,77 @@
+package updater
+
+import (
+	"context"
+	"fmt"
+)
+
+// Install installs the bundle at path and waits for the outcome. Its steps,
+// in order:
+//
+//  1. verify: signature, policy, every chunk, into the state directory
+//  2. preflight: compare running and new release; decide hot or refuse
+//  3. copy: tarball and .rel into <root>/releases; RELEASES prepared
+//  4. unpack: unpack_release, check_install_release
+//     -- point of no return --
+//  5. install: install_release, bounded in time
+//  6. health: node booted, every application started, health function
+//     passing for the whole soak
+//  7. commit: no process left on old code, make_permanent
+//
+// A failure in 3–4 is undone; a failure from 5 on reverts by restarting
+// the node on the permanent release (step_revert.go). An operation that an
+// earlier beamupd left unfinished is resumed first (resume.go).
+func (u *Updater) Install(ctx context.Context, path string) (*Result, error) {
+	lock, err := Acquire(u.cfg.StateDir, "install "+path)
+	if err != nil {
+		return nil, err
+	}
+	defer lock.Release()
+	if _, err := u.resume(ctx); err != nil {
+		return nil, err
+	}
+
+	op, files, err := u.verify(ctx, path)
+	if err != nil {
+		return u.rejected(op, err)
+	}
+	if err := u.preflight(ctx, op, files); err != nil {
+		return u.rejected(op, err)
+	}
+	if err := u.copy(op, files); err != nil {
+		return result(u.undo(ctx, op, err))
+	}
+	if err := u.unpack(ctx, op); err != nil {
+		return result(u.undo(ctx, op, err))
+	}
+	if err := u.install(ctx, op); err != nil {
+		return result(u.revert(ctx, op, err))
+	}
+	if err := u.checkHealth(ctx, op, files.Release); err != nil {
+		return result(u.revert(ctx, op, err))
+	}
+	if err := u.commit(ctx, op); err != nil {
+		return result(u.revert(ctx, op, err))
+	}
+	return result(u.finish(op, Committed, fmt.Sprintf("%s %s is permanent (%s upgrade from %s)", op.Name, op.Version, op.Mode, op.From)))
+}
+
+// rejected records a bundle refused before any change.
+func (u *Updater) rejected(op *Operation, err error) (*Result, error) {
+	if op == nil {
+		op = &Operation{Kind: "install"}
+	}
+	if OutcomeOf(err) != Rejected {
+		err = &Error{Outcome: Rejected, Err: err}
+	}
+	r := u.finish(op, Rejected, unwrapOutcome(err))
+	u.Log("rejected: %s", r.Reason)
+	return r, err
+}
+
+func unwrapOutcome(err error) string {
+	if e, ok := err.(*Error); ok {
+		return e.Err.Error()
+	}
+	return err.Error()
+}

@@ -1,0 +1,56 @@
+package updater
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Outcome is how an operation ended; each maps to one exit code of
+// beamupd install and rollback.
+type Outcome string
+
+const (
+	Committed Outcome = "committed" // exit 0
+	Rejected  Outcome = "rejected"  // exit 10: refused before any change
+	Reverted  Outcome = "reverted"  // exit 11: failed; the previous release runs, healthy
+	Failed    Outcome = "failed"    // exit 12: the node's state needs attention
+)
+
+// ExitCode is the command-line exit code for an outcome.
+func (o Outcome) ExitCode() int {
+	switch o {
+	case Committed:
+		return 0
+	case Rejected:
+		return 10
+	case Reverted:
+		return 11
+	}
+	return 12
+}
+
+// Error is an operation that did not commit: its outcome and why.
+type Error struct {
+	Outcome Outcome
+	Err     error
+}
+
+func (e *Error) Error() string { return fmt.Sprintf("%s: %v", e.Outcome, e.Err) }
+func (e *Error) Unwrap() error { return e.Err }
+
+func reject(format string, args ...any) error {
+	return &Error{Outcome: Rejected, Err: fmt.Errorf(format, args...)}
+}
+
+// OutcomeOf returns the outcome an error stands for: Rejected for a bad
+// bundle, Failed for anything unclassified.
+func OutcomeOf(err error) Outcome {
+	if err == nil {
+		return Committed
+	}
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Outcome
+	}
+	return Failed
+}

@@ -1,0 +1,65 @@
+package updater
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/beamup/beamup/beam"
+)
+
+// copy puts the verified tarball where release_handler looks for it,
+// <root>/releases/<name>-<vsn>.tar.gz, and writes <name>-<vsn>.rel beside
+// it: unpack_release reads that file, and tarballs made by mix, rebar3 or
+// systools do not all carry it under that name.
+func (u *Updater) copy(op *Operation, files *beam.ReleaseFiles) error {
+	if err := u.enter(op, StepCopied); err != nil {
+		return err
+	}
+	base := u.releaseBase(op)
+	if err := CopyFileAtomic(base+".tar.gz", u.staged(op), 0o644); err != nil {
+		return fmt.Errorf("copying the release: %w", err)
+	}
+	if err := WriteFileAtomic(base+".rel", files.RelData, 0o644); err != nil {
+		return fmt.Errorf("copying the release: %w", err)
+	}
+	return nil
+}
+
+// releaseBase is <root>/releases/<name>-<vsn>, the name release_handler
+// gives the tarball and the .rel of an unpacked release.
+func (u *Updater) releaseBase(op *Operation) string {
+	return filepath.Join(u.cfg.Root, "releases", op.Name+"-"+op.Version)
+}
+
+// removeCopies removes what copy added.
+func (u *Updater) removeCopies(op *Operation) {
+	base := u.releaseBase(op)
+	for _, p := range []string{base + ".tar.gz", base + ".rel"} {
+		if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
+			u.Log("cleanup: %v", err)
+		}
+	}
+	SyncDir(filepath.Dir(base))
+}
+
+// prepareRELEASES makes sure releases/RELEASES describes the running
+// release with its libraries. Without it (mix releases ship none)
+// release_handler invents an entry without libraries, and an upgrade then
+// reports success while changed applications keep running from their old
+// directories.
+func (u *Updater) prepareRELEASES(ctx context.Context, running beam.ReleaseStatus) error {
+	if len(running.Libs) > 0 {
+		if _, err := os.Stat(filepath.Join(u.cfg.Root, "releases", "RELEASES")); err == nil {
+			return nil
+		}
+	}
+	relFile := filepath.Join(u.cfg.Root, "releases", running.Version, running.Name+".rel")
+	if err := u.node.CreateRELEASES(ctx, u.cfg.Root, relFile); err != nil {
+		return fmt.Errorf("preparing releases/RELEASES: %w", err)
+	}
+	u.Log("prepared releases/RELEASES for %s %s", running.Name, running.Version)
+	return nil
+}

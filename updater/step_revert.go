@@ -1,0 +1,114 @@
+package updater
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/beamup/beamup/beam"
+)
+
+// undo takes back a failed install that had not reached install_release:
+// the node never ran new code, so removing what was added is enough.
+func (u *Updater) undo(ctx context.Context, op *Operation, cause error) *Result {
+	ctx, cancel := u.cleanupContext(ctx)
+	defer cancel()
+	u.Log("failed: %v; undoing", cause)
+	u.removeRelease(ctx, op.Version)
+	u.removeCopies(op)
+	return u.finish(op, Reverted, fmt.Sprintf("%v; undone, %s %s still runs", cause, op.Name, op.From))
+}
+
+// revert is the way back from the point of no return: the node is
+// restarted and comes back on the permanent release, which must be
+// healthy. The failed release is then removed.
+func (u *Updater) revert(ctx context.Context, op *Operation, cause error) *Result {
+	ctx, cancel := u.cleanupContext(ctx)
+	defer cancel()
+	op.Reason = cause.Error()
+	if err := u.enter(op, StepReverting); err != nil {
+		u.Log("journal: %v", err)
+	}
+	u.Log("failed: %v; restarting the node on the permanent release", cause)
+	perm, err := u.restartOnPermanent(ctx, op.NodePid)
+	if err != nil {
+		return u.finish(op, Failed, fmt.Sprintf("%s; revert failed: %v", op.Reason, err))
+	}
+	u.removeRelease(ctx, op.Version)
+	u.removeCopies(op)
+	u.Log("reverted to %s %s", perm.Name, perm.Version)
+	return u.finish(op, Reverted, fmt.Sprintf("%s; reverted to %s %s", op.Reason, perm.Name, perm.Version))
+}
+
+// cleanupContext lets a revert finish when the operation's context was
+// cancelled: leaving it half done is worse than finishing it.
+func (u *Updater) cleanupContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(ctx), 2*u.cfg.BootTimeout+time.Minute)
+}
+
+// restartOnPermanent restarts the node through its control and waits until
+// it is back, with another OS pid than oldPid, on its permanent release,
+// and healthy.
+func (u *Updater) restartOnPermanent(ctx context.Context, oldPid string) (beam.ReleaseStatus, error) {
+	if err := u.control.Restart(ctx); err != nil {
+		return beam.ReleaseStatus{}, err
+	}
+	newPid := func(pid string) error {
+		if oldPid != "" && pid == oldPid {
+			return errors.New("the node has not restarted yet")
+		}
+		return nil
+	}
+	var perm beam.ReleaseStatus
+	deadline := time.Now().Add(u.cfg.BootTimeout)
+	for {
+		rels, err := u.node.WhichReleases(ctx)
+		if err == nil {
+			cur, _ := beam.Current(rels)
+			perm, _ = beam.Permanent(rels)
+			if cur.Version != perm.Version {
+				err = fmt.Errorf("the node runs %s, not the permanent %s", cur.Version, perm.Version)
+			} else if pid, perr := u.node.OSPid(ctx); perr != nil || newPid(pid) != nil {
+				err = errors.New("the node has not restarted yet")
+			}
+		}
+		if err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			return perm, fmt.Errorf("the node did not come back within %s: %w", u.cfg.BootTimeout, err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	files, err := beam.ReadInstalled(u.cfg.Root, perm.Name, perm.Version)
+	if err != nil {
+		return perm, err
+	}
+	if err := u.waitHealthy(ctx, files.Release, newPid); err != nil {
+		return perm, fmt.Errorf("%s %s: %w", perm.Name, perm.Version, err)
+	}
+	return perm, nil
+}
+
+// removeRelease removes a release that is not permanent, so that a later
+// attempt does not fail with existing_release. When remove_release
+// fails, set_removed at least forgets it.
+func (u *Updater) removeRelease(ctx context.Context, vsn string) {
+	rels, err := u.node.WhichReleases(ctx)
+	if err != nil {
+		u.Log("cleanup: %v", err)
+		return
+	}
+	for _, r := range rels {
+		if r.Version != vsn || r.Status == "permanent" {
+			continue
+		}
+		if err := u.node.RemoveRelease(ctx, vsn); err != nil {
+			u.Log("cleanup: %v; marking it removed", err)
+			if err := u.node.SetRemoved(ctx, vsn); err != nil {
+				u.Log("cleanup: %v", err)
+			}
+		}
+	}
+}

@@ -1,0 +1,36 @@
+package updater
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/beamup/beamup/beam"
+)
+
+// unpack prepares RELEASES, unpacks the release and checks that it can be
+// installed over the running one.
+func (u *Updater) unpack(ctx context.Context, op *Operation) error {
+	rels, err := u.node.WhichReleases(ctx)
+	if err != nil {
+		return err
+	}
+	running, _ := beam.Current(rels)
+	if err := u.prepareRELEASES(ctx, running); err != nil {
+		return err
+	}
+	if err := u.enter(op, StepUnpacking); err != nil {
+		return err
+	}
+	if _, err := u.node.UnpackRelease(ctx, op.Name+"-"+op.Version); err != nil {
+		return fmt.Errorf("unpacking: %w", err)
+	}
+	from, err := u.node.CheckInstallRelease(ctx, op.Version)
+	if err != nil {
+		return fmt.Errorf("checking the install: %w", err)
+	}
+	if from != op.From {
+		return fmt.Errorf("checking the install: it would upgrade from %s, the node runs %s", from, op.From)
+	}
+	u.Log("unpacked %s %s", op.Name, op.Version)
+	return u.enter(op, StepUnpacked)
+}

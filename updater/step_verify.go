@@ -1,0 +1,74 @@
+package updater
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/beamup/beamup/beam"
+)
+
+// verify streams the bundle at path into the staging directory, checking
+// its signature, the policy and every chunk. Nothing outside the state
+// directory is touched. The release's own .rel must agree with the
+// manifest.
+func (u *Updater) verify(ctx context.Context, path string) (*Operation, *beam.ReleaseFiles, error) {
+	in, err := os.Open(path)
+	if err != nil {
+		return nil, nil, reject("reading bundle: %v", err)
+	}
+	defer in.Close()
+	if err := os.MkdirAll(u.stagingDir(), 0o755); err != nil {
+		return nil, nil, fmt.Errorf("creating staging: %w", err)
+	}
+	partial := filepath.Join(u.stagingDir(), "incoming.partial")
+	out, err := os.Create(partial)
+	if err != nil {
+		return nil, nil, fmt.Errorf("creating staging: %w", err)
+	}
+	defer os.Remove(partial)
+	h, verr := Verify(ctx, in, u.cfg.Keys, u.policy(ctx), out)
+	if verr == nil {
+		verr = out.Sync()
+	}
+	if err := out.Close(); verr == nil {
+		verr = err
+	}
+	var op *Operation
+	if h != nil {
+		m := h.Manifest
+		op = &Operation{Kind: "install", Bundle: h.ID(), Name: m.Name, Version: m.Version,
+			SecurityVersion: m.SecurityVersion, Mode: m.Mode(), Started: time.Now().UTC()}
+		if m.Upgrade != nil {
+			op.UpgradeFrom = m.Upgrade.From
+		}
+	}
+	if verr != nil {
+		return op, nil, verr
+	}
+	staged := u.staged(op)
+	if err := os.Rename(partial, staged); err != nil {
+		return op, nil, fmt.Errorf("staging payload: %w", err)
+	}
+	f, err := os.Open(staged)
+	if err != nil {
+		return op, nil, err
+	}
+	defer f.Close()
+	files, err := beam.ReadTarball(f)
+	if err != nil {
+		return op, nil, reject("payload: %v", err)
+	}
+	if files.Name != op.Name || files.Version != op.Version {
+		return op, nil, reject("payload holds release %s %s, manifest says %s %s", files.Name, files.Version, op.Name, op.Version)
+	}
+	u.Log("verified bundle %.12s: %s %s", op.Bundle, op.Name, op.Version)
+	return op, files, u.enter(op, StepVerified)
+}
+
+// staged is where op's verified payload waits in the state directory.
+func (u *Updater) staged(op *Operation) string {
+	return filepath.Join(u.stagingDir(), op.Bundle+".tar.gz")
+}

@@ -1,0 +1,131 @@
+// Package updater installs signed release bundles on a device: it verifies
+// them, upgrades the BEAM node through release_handler, checks its health,
+// commits, and reverts to the permanent release when anything fails. The
+// steps of an install are listed in order in Install (install.go); each
+// step's work is in a file of its own (step_*.go).
+package updater
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"aead.dev/minisign"
+
+	"github.com/beamup/beamup/beam"
+)
+
+// Node is what the updater needs of the BEAM node; *beam.Client has it.
+type Node interface {
+	WhichReleases(ctx context.Context) ([]beam.ReleaseStatus, error)
+	UnpackRelease(ctx context.Context, nameVsn string) (string, error)
+	CheckInstallRelease(ctx context.Context, vsn string) (string, error)
+	InstallRelease(ctx context.Context, vsn string, opts beam.InstallOptions) (string, error)
+	MakePermanent(ctx context.Context, vsn string) error
+	RemoveRelease(ctx context.Context, vsn string) error
+	SetRemoved(ctx context.Context, vsn string) error
+	CreateRELEASES(ctx context.Context, root, relFile string) error
+	OSPid(ctx context.Context) (string, error)
+	Booted(ctx context.Context) (bool, error)
+	StartedApps(ctx context.Context) ([]beam.App, error)
+	OldCodeProcesses(ctx context.Context) ([]string, error)
+	CallHealth(ctx context.Context, mod, fun string) error
+	RebootOldRelease(ctx context.Context, vsn string) error
+}
+
+// Control restarts the node; see package board.
+type Control interface {
+	Restart(ctx context.Context) error
+}
+
+// Config is what an Updater needs to know of the device.
+type Config struct {
+	StateDir string
+	// Root is the release root of the target system on the node's host.
+	Root string
+	// Release is the name of the node's release; bundles of another name
+	// are refused. Empty accepts the name the node runs.
+	Release string
+	Board   string
+	Keys    []minisign.PublicKey
+
+	Install        beam.InstallOptions
+	InstallTimeout time.Duration // bound on install_release
+	BootTimeout    time.Duration // bound on the node coming back and booting
+	Health         HealthConfig
+}
+
+// HealthConfig says when a node counts as healthy.
+type HealthConfig struct {
+	// Module and Function name the optional health function, which must
+	// return ok; empty when none is configured.
+	Module, Function string
+	Soak             time.Duration // how long it must keep passing
+	Interval         time.Duration // between two checks during the soak
+	Timeout          time.Duration // bound on one check
+}
+
+// Updater runs one operation at a time on a device.
+type Updater struct {
+	cfg      Config
+	node     Node
+	control  Control
+	journal  *JournalStore
+	security *SecurityStore
+	// Log receives one line per step, for the user and for status events.
+	Log func(format string, args ...any)
+}
+
+// New returns an Updater; it does not touch the device.
+func New(cfg Config, node Node, control Control) *Updater {
+	return &Updater{
+		cfg:      cfg,
+		node:     node,
+		control:  control,
+		journal:  NewJournalStore(cfg.StateDir),
+		security: NewSecurityStore(cfg.StateDir),
+		Log:      func(string, ...any) {},
+	}
+}
+
+func (u *Updater) stagingDir() string { return filepath.Join(u.cfg.StateDir, "staging") }
+
+// enter journals that op is about to take step. The journal is written
+// before the step acts, so that after a crash resume knows what may have
+// happened.
+func (u *Updater) enter(op *Operation, step Step) error {
+	op.Step = step
+	j, err := u.journal.Load()
+	if err != nil {
+		return err
+	}
+	j.Op = op
+	return u.journal.Save(j)
+}
+
+// finish ends op with an outcome and records it as the last result.
+func (u *Updater) finish(op *Operation, outcome Outcome, reason string) *Result {
+	r := &Result{Kind: op.Kind, Bundle: op.Bundle, Name: op.Name, Version: op.Version,
+		Outcome: outcome, Reason: reason, At: time.Now().UTC()}
+	j, err := u.journal.Load()
+	if err != nil {
+		j = &Journal{}
+	}
+	j.Op = nil
+	j.Last = r
+	if err := u.journal.Save(j); err != nil {
+		u.Log("journal: %v", err)
+	}
+	os.RemoveAll(u.stagingDir())
+	return r
+}
+
+// result turns a finished operation into the error its outcome stands for.
+func result(r *Result) (*Result, error) {
+	if r.Outcome == Committed {
+		return r, nil
+	}
+	return r, &Error{Outcome: r.Outcome, Err: fmt.Errorf("%s", r.Reason)}
+}
