@@ -1,0 +1,637 @@
+package main_test
+
+import (
+	"archive/tar"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/beamup/beamup/beam"
+	"github.com/beamup/beamup/internal/otptest"
+	"github.com/beamup/beamup/updater"
+	"github.com/ergo-services/ergo/etf"
+)
+
+var (
+	binOnce sync.Once
+	binDir  string
+	binErr  error
+)
+
+// bins builds beamupd and beamup once per test binary.
+func bins(t *testing.T) (beamupd, beamup string) {
+	t.Helper()
+	binOnce.Do(func() {
+		binDir, binErr = os.MkdirTemp("", "beamup-bin-")
+		for _, c := range []string{"beamupd", "beamup"} {
+			if binErr != nil {
+				return
+			}
+			out, err := exec.Command("go", "build", "-o", filepath.Join(binDir, c), "github.com/beamup/beamup/cmd/"+c).CombinedOutput()
+			if err != nil {
+				binErr = fmt.Errorf("building %s: %v\n%s", c, err, out)
+			}
+		}
+	})
+	if binErr != nil {
+		t.Fatal(binErr)
+	}
+	return filepath.Join(binDir, "beamupd"), filepath.Join(binDir, "beamup")
+}
+
+var (
+	keyOnce sync.Once
+	keyDir  string
+)
+
+// signed returns a bundle of the sample release vsn, signed with the test
+// key, made by the real beamup command; extra flags go to beamup bundle.
+func signed(t *testing.T, vsn string, extra ...string) string {
+	t.Helper()
+	_, beamup := bins(t)
+	keyOnce.Do(func() {
+		keyDir, _ = os.MkdirTemp("", "beamup-keys-")
+		run(t, beamup, "keygen", "-o", filepath.Join(keyDir, "release"))
+		run(t, beamup, "keygen", "-o", filepath.Join(keyDir, "other"))
+	})
+	out := filepath.Join(t.TempDir(), "gauge-"+vsn+".bundle")
+	args := append([]string{"bundle", "--key", filepath.Join(keyDir, "release.key"),
+		"--release", otptest.Tarball(t, vsn), "-o", out}, extra...)
+	run(t, beamup, args...)
+	return out
+}
+
+func run(t *testing.T, name string, args ...string) string {
+	t.Helper()
+	out, err := exec.Command(name, args...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("%s %v: %v\n%s", name, args, err, out)
+	}
+	return string(out)
+}
+
+// device is a target system with a beamupd configuration.
+type device struct {
+	*otptest.Target
+	t        *testing.T
+	config   string
+	stateDir string
+	node     *beam.Client
+}
+
+type deviceOpts struct {
+	soak   string
+	health string
+}
+
+func newDevice(t *testing.T, vsn string, o deviceOpts) *device {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("end-to-end with a real OTP node; not in -short")
+	}
+	bins(t)
+	signed(t, vsn) // makes the keys
+	tg := otptest.NewTarget(t, vsn)
+	d := &device{Target: tg, t: t, stateDir: filepath.Join(t.TempDir(), "state")}
+	if o.soak == "" {
+		o.soak = "0s"
+	}
+	health := ""
+	if o.health != "" {
+		health = fmt.Sprintf("function = %q\n", o.health)
+	}
+	d.config = filepath.Join(t.TempDir(), "beamupd.toml")
+	cfg := fmt.Sprintf(`[device]
+id = "test-device"
+board = "testboard"
+state_dir = %q
+
+[trust]
+public_keys = [%q]
+
+[node]
+name = %q
+cookie_file = %q
+epmd_port = %d
+root = %q
+release = "gauge"
+control = %q
+boot_timeout = "30s"
+suspend_timeout = "5s"
+code_change_timeout = "5s"
+
+[health]
+%ssoak = %q
+interval = "200ms"
+`, d.stateDir, filepath.Join(keyDir, "release.pub"), tg.Node, tg.CookieFile, tg.EPMDPort, tg.Root, tg.Control(), health, o.soak)
+	if err := os.WriteFile(d.config, []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	d.node = tg.Client(t)
+	return d
+}
+
+// beamupd runs the daemon binary and returns its exit code and output.
+func (d *device) beamupd(args ...string) (int, string) {
+	d.t.Helper()
+	beamupd, _ := bins(d.t)
+	args = append(args[:1:1], append([]string{"--config", d.config}, args[1:]...)...)
+	cmd := exec.Command(beamupd, args...)
+	out, err := cmd.CombinedOutput()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		d.t.Fatal(err)
+	}
+	return code, string(out)
+}
+
+func (d *device) call(mod, fun string, args ...etf.Term) etf.Term {
+	d.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	v, err := d.node.Call(ctx, mod, fun, args...)
+	if err != nil {
+		d.t.Fatalf("%s:%s: %v", mod, fun, err)
+	}
+	return v
+}
+
+// releases returns "vsn:status" of every release the node knows.
+func (d *device) releases() []string {
+	d.t.Helper()
+	rels, err := d.node.WhichReleases(context.Background())
+	if err != nil {
+		d.t.Fatal(err)
+	}
+	var out []string
+	for _, r := range rels {
+		out = append(out, r.Version+":"+r.Status)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func (d *device) status() updater.Status {
+	d.t.Helper()
+	code, out := d.beamupd("status", "--json")
+	var s updater.Status
+	if code != 0 || json.Unmarshal([]byte(out), &s) != nil {
+		d.t.Fatalf("beamupd status --json: exit %d\n%s", code, out)
+	}
+	return s
+}
+
+func (d *device) journal() updater.Journal {
+	d.t.Helper()
+	var j updater.Journal
+	data, err := os.ReadFile(filepath.Join(d.stateDir, "journal.json"))
+	if err == nil {
+		err = json.Unmarshal(data, &j)
+	}
+	if err != nil {
+		d.t.Fatalf("reading journal: %v", err)
+	}
+	return j
+}
+
+// runningApp returns the version of the gauge application that runs.
+func (d *device) runningApp() string {
+	d.t.Helper()
+	apps, err := d.node.StartedApps(context.Background())
+	if err != nil {
+		d.t.Fatal(err)
+	}
+	for _, a := range apps {
+		if a.Name == "gauge" {
+			return a.Version
+		}
+	}
+	return ""
+}
+
+// install 1.0.0 -> 1.1.0 without a restart: the gen_server keeps its pid
+// and its count, migrated to the new shape; 1.1.0 is permanent.
+func TestHotUpgradeKeepsState(t *testing.T) {
+	t.Parallel()
+	d := newDevice(t, "1.0.0", deviceOpts{soak: "1s", health: "gauge_health:check"})
+	bundle := signed(t, "1.1.0")
+	for i := 0; i < 3; i++ {
+		d.call("gauge_counter", "pulse")
+	}
+	pidBefore := d.call("erlang", "whereis", etf.Atom("gauge_counter"))
+	osPid := d.call("os", "getpid")
+
+	code, out := d.beamupd("install", bundle)
+	if code != 0 {
+		t.Fatalf("install: exit %d, want 0\n%s", code, out)
+	}
+	if got := d.call("os", "getpid"); got != osPid {
+		t.Errorf("the node restarted: os pid %v, was %v", got, osPid)
+	}
+	if got := d.call("erlang", "whereis", etf.Atom("gauge_counter")); got != pidBefore {
+		t.Errorf("gauge_counter pid %v, was %v", got, pidBefore)
+	}
+	state := beam.Format(d.call("gauge_counter", "state"))
+	if !strings.Contains(state, "count:3") && !strings.Contains(state, "count 3") && !strings.Contains(state, "[count:3") {
+		t.Errorf("gauge_counter state %s, want the count 3 in the 1.1.0 map", state)
+	}
+	if got := strings.Join(d.releases(), " "); got != "1.0.0:old 1.1.0:permanent" {
+		t.Errorf("releases %s, want 1.0.0 old and 1.1.0 permanent", got)
+	}
+	// With a prepared RELEASES the new code runs from the new directory.
+	which, _ := beam.String(d.call("code", "which", etf.Atom("gauge_counter")))
+	if !strings.Contains(which, "lib/gauge-1.1.0/") {
+		t.Errorf("gauge_counter loaded from %s, want lib/gauge-1.1.0", which)
+	}
+	if s := d.status(); s.State != "committed" || s.Release == nil || s.Release.Version != "1.1.0" {
+		t.Errorf("status %+v, want committed on 1.1.0", s)
+	}
+	// The next boot is on 1.1.0 too.
+	d.Stop(t)
+	d.Start(t)
+	if v := d.runningApp(); v != "1.1.0" {
+		t.Errorf("after a restart the node runs gauge %s, want 1.1.0", v)
+	}
+}
+
+// 1.1.0 -> 1.2.0, whose code_change crashes after the point of no return:
+// exit 11, back on a healthy 1.1.0, 1.2.0 removed; then rollback to 1.0.0.
+func TestBrokenUpgradeRevertsThenRollback(t *testing.T) {
+	t.Parallel()
+	d := newDevice(t, "1.0.0", deviceOpts{health: "gauge_health:check"})
+	if code, out := d.beamupd("install", signed(t, "1.1.0")); code != 0 {
+		t.Fatalf("install 1.1.0: exit %d\n%s", code, out)
+	}
+	d.call("gauge_counter", "pulse")
+	code, out := d.beamupd("install", signed(t, "1.2.0"))
+	if code != 11 {
+		t.Fatalf("install 1.2.0: exit %d, want 11\n%s", code, out)
+	}
+	if !strings.Contains(out, "code_change of gauge_counter failed: badarith") {
+		t.Errorf("output does not say why:\n%s", out)
+	}
+	if got := strings.Join(d.releases(), " "); got != "1.0.0:old 1.1.0:permanent" {
+		t.Errorf("releases %s, want 1.2.0 gone", got)
+	}
+	if _, err := os.Stat(filepath.Join(d.Root, "lib", "gauge-1.2.0")); !os.IsNotExist(err) {
+		t.Errorf("lib/gauge-1.2.0 is still on disk")
+	}
+	if v := d.runningApp(); v != "1.1.0" {
+		t.Errorf("gauge %s runs, want 1.1.0", v)
+	}
+	if s := d.status(); s.State != "reverted" || s.LastResult == nil || s.LastResult.Version != "1.2.0" {
+		t.Errorf("status %+v, want reverted 1.2.0", s)
+	}
+
+	// A retry fails the same way, not with existing_release.
+	if code, out := d.beamupd("install", signed(t, "1.2.0")); code != 11 || strings.Contains(out, "existing_release") {
+		t.Errorf("retry of 1.2.0: exit %d, want 11\n%s", code, out)
+	}
+
+	d.call("gauge_counter", "pulse")
+	count := fmt.Sprint(d.call("gauge_counter", "value"))
+	osPid := d.call("os", "getpid")
+	code, out = d.beamupd("rollback")
+	if code != 0 {
+		t.Fatalf("rollback: exit %d\n%s", code, out)
+	}
+	if got := strings.Join(d.releases(), " "); !strings.Contains(got, "1.0.0:permanent") {
+		t.Errorf("after rollback releases %s, want 1.0.0 permanent", got)
+	}
+	// A hot downgrade keeps the state, back in the 1.0.0 shape.
+	if d.call("os", "getpid") != osPid {
+		t.Errorf("the rollback restarted the node; a hot downgrade was possible")
+	}
+	if v := fmt.Sprint(d.call("gauge_counter", "value")); v != count {
+		t.Errorf("after the hot downgrade the count is %v, want %s", v, count)
+	}
+	if v := d.runningApp(); v != "1.0.0" {
+		t.Errorf("gauge %s runs, want 1.0.0", v)
+	}
+}
+
+// A health function that fails during the soak reverts the upgrade.
+func TestHealthFailureDuringSoakReverts(t *testing.T) {
+	t.Parallel()
+	d := newDevice(t, "1.0.0", deviceOpts{soak: "2s", health: "gauge_health:check"})
+	// The sensor is unplugged: gauge_health:check/0 fails on this node.
+	d.call("os", "putenv", "GAUGE_FAIL_HEALTH", "1")
+	code, out := d.beamupd("install", signed(t, "1.1.0"))
+	if code != 11 {
+		t.Fatalf("install: exit %d, want 11\n%s", code, out)
+	}
+	if !strings.Contains(out, "sensor_unplugged") {
+		t.Errorf("output does not name the failed check:\n%s", out)
+	}
+	if v := d.runningApp(); v != "1.0.0" {
+		t.Errorf("gauge %s runs, want 1.0.0", v)
+	}
+	if got := strings.Join(d.releases(), " "); got != "1.0.0:permanent" {
+		t.Errorf("releases %s, want only 1.0.0", got)
+	}
+}
+
+// waitStep waits until the journal shows the operation at step.
+func (d *device) waitStep(step updater.Step) {
+	d.t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for time.Now().Before(deadline) {
+		data, _ := os.ReadFile(filepath.Join(d.stateDir, "journal.json"))
+		var j updater.Journal
+		if json.Unmarshal(data, &j) == nil && j.Op != nil && j.Op.Step == step {
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	d.t.Fatalf("the journal never reached step %s", step)
+}
+
+// The node is killed while beamupd checks it: beamupd brings it back on
+// the permanent release.
+func TestNodeKilledDuringInstall(t *testing.T) {
+	t.Parallel()
+	d := newDevice(t, "1.0.0", deviceOpts{soak: "30s"})
+	beamupd, _ := bins(t)
+	cmd := exec.Command(beamupd, "install", "--config", d.config, signed(t, "1.1.0"))
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	d.waitStep(updater.StepChecking)
+	d.Kill(t)
+	err := cmd.Wait()
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 11 {
+		t.Fatalf("install: %v, want exit 11\n%s", err, out.String())
+	}
+	if v := d.runningApp(); v != "1.0.0" {
+		t.Errorf("gauge %s runs, want 1.0.0", v)
+	}
+	j := d.journal()
+	if j.Op != nil || j.Last == nil || j.Last.Outcome != updater.Reverted || !strings.Contains(j.Last.Reason, "1.0.0") {
+		t.Errorf("journal %+v %+v, want no operation and a reverted result", j.Op, j.Last)
+	}
+}
+
+// beamupd is killed in the middle and started again: the daemon finishes
+// the operation from the journal.
+func TestBeamupdKilledAndResumed(t *testing.T) {
+	t.Parallel()
+	for _, step := range []updater.Step{updater.StepUnpacked, updater.StepChecking} {
+		t.Run(string(step), func(t *testing.T) {
+			d := newDevice(t, "1.0.0", deviceOpts{soak: "30s"})
+			beamupd, _ := bins(t)
+			if step == updater.StepUnpacked {
+				// Too short a step to kill beamupd in by timing: leave what a
+				// beamupd that died right after unpacking leaves.
+				d.crashAfterUnpack("1.1.0")
+			} else {
+				cmd := exec.Command(beamupd, "install", "--config", d.config, signed(t, "1.1.0"))
+				if err := cmd.Start(); err != nil {
+					t.Fatal(err)
+				}
+				d.waitStep(step)
+				cmd.Process.Kill()
+				cmd.Wait()
+			}
+			if s := d.status(); s.State != "failed" {
+				t.Errorf("status of an interrupted operation: %q, want failed", s.State)
+			}
+
+			daemon := exec.Command(beamupd, "run", "--config", d.config)
+			var out bytes.Buffer
+			daemon.Stdout, daemon.Stderr = &out, &out
+			if err := daemon.Start(); err != nil {
+				t.Fatal(err)
+			}
+			defer func() { daemon.Process.Kill(); daemon.Wait() }()
+			deadline := time.Now().Add(60 * time.Second)
+			for {
+				j := d.journal()
+				if j.Op == nil && j.Last != nil && j.Last.Version == "1.1.0" {
+					if j.Last.Outcome != updater.Reverted || !strings.Contains(j.Last.Reason, "interrupted at step "+string(step)) {
+						t.Errorf("last result %+v, want reverted after an interruption at %s", j.Last, step)
+					}
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("the daemon did not finish the operation\n%s", out.String())
+				}
+				time.Sleep(100 * time.Millisecond)
+			}
+			if v := d.runningApp(); v != "1.0.0" {
+				t.Errorf("gauge %s runs, want 1.0.0", v)
+			}
+			if got := strings.Join(d.releases(), " "); got != "1.0.0:permanent" {
+				t.Errorf("releases %s, want only 1.0.0", got)
+			}
+			// And the device takes the same bundle again afterwards.
+			daemon.Process.Kill()
+			daemon.Wait()
+			if code, out := d.beamupd("install", signed(t, "1.1.0")); code != 0 {
+				t.Errorf("install after the revert: exit %d\n%s", code, out)
+			}
+		})
+	}
+}
+
+// crashAfterUnpack leaves the device as a beamupd killed right after
+// unpack_release leaves it: the release unpacked on the node and the
+// journal at step unpacked.
+func (d *device) crashAfterUnpack(vsn string) {
+	d.t.Helper()
+	ctx := context.Background()
+	base := filepath.Join(d.Root, "releases", "gauge-"+vsn)
+	run(d.t, "cp", otptest.Tarball(d.t, vsn), base+".tar.gz")
+	rel := run(d.t, "tar", "xzOf", base+".tar.gz", "releases/"+vsn+"/gauge.rel")
+	os.WriteFile(base+".rel", []byte(rel), 0o644)
+	if err := d.node.CreateRELEASES(ctx, d.Root, filepath.Join(d.Root, "releases", "1.0.0", "gauge.rel")); err != nil {
+		d.t.Fatal(err)
+	}
+	if _, err := d.node.UnpackRelease(ctx, "gauge-"+vsn); err != nil {
+		d.t.Fatal(err)
+	}
+	os.MkdirAll(d.stateDir, 0o755)
+	j := &updater.Journal{Op: &updater.Operation{Kind: "install", Bundle: "b", Name: "gauge", Version: vsn,
+		From: "1.0.0", Mode: "hot", Step: updater.StepUnpacked, Started: time.Now()}}
+	if err := updater.NewJournalStore(d.stateDir).Save(j); err != nil {
+		d.t.Fatal(err)
+	}
+}
+
+// tree lists the files under dir with their sizes.
+func tree(t *testing.T, dir string) string {
+	var b strings.Builder
+	filepath.Walk(dir, func(p string, info os.FileInfo, err error) error {
+		if err == nil && !strings.Contains(p, "/log/") && !strings.Contains(p, "/tmp/") {
+			fmt.Fprintf(&b, "%s %d\n", strings.TrimPrefix(p, dir), info.Size())
+		}
+		return nil
+	})
+	return b.String()
+}
+
+// Bad bundles are refused with exit 10 and change nothing on disk or in
+// the node.
+func TestRejectedBundlesChangeNothing(t *testing.T) {
+	t.Parallel()
+	d := newDevice(t, "1.0.0", deviceOpts{})
+	good := signed(t, "1.1.0", "--security-version", "5")
+	_, beamup := bins(t)
+
+	// A bundle signed with another key.
+	otherKey := filepath.Join(t.TempDir(), "wrongkey.bundle")
+	run(t, beamup, "bundle", "--key", filepath.Join(keyDir, "other.key"), "--release", otptest.Tarball(t, "1.1.0"), "-o", otherKey)
+	// A release of another name: the sample tarball with the .rel renamed.
+	otherName := filepath.Join(t.TempDir(), "other.bundle")
+	renamed := renameRelease(t, otptest.Tarball(t, "1.1.0"), "other")
+	run(t, beamup, "bundle", "--key", filepath.Join(keyDir, "release.key"), "--release", renamed, "-o", otherName)
+
+	// The device once committed security_version 5 for gauge.
+	os.MkdirAll(d.stateDir, 0o755)
+	if err := updater.NewSecurityStore(d.stateDir).Commit("gauge", 5); err != nil {
+		t.Fatal(err)
+	}
+
+	cases := []struct {
+		name, bundle, want string
+	}{
+		{"tampered manifest", rewriteEntry(t, good, updater.ManifestName, func(b []byte) []byte {
+			return bytes.Replace(b, []byte(`"security_version": 5`), []byte(`"security_version": 9`), 1)
+		}), "not signed by a trusted key"},
+		{"tampered payload", rewriteEntry(t, good, "gauge-1.1.0.tar.gz", func(b []byte) []byte {
+			b[len(b)/2] ^= 0xff
+			return b
+		}), "has sha256"},
+		{"wrong key", otherKey, "not signed by a trusted key"},
+		{"another board", signed(t, "1.1.0", "--security-version", "5", "--compatible", "otherboard"), "for boards [otherboard]"},
+		{"lower security_version", signed(t, "1.1.0", "--security-version", "4"), "security_version 4 is below 5"},
+		{"another release", otherName, `release "other"`},
+		{"wrong from", signed(t, "1.1.0", "--security-version", "5", "--from", "0.9.0"), "upgrades from [0.9.0]"},
+		{"hot refused", signed(t, "1.2.0", "--security-version", "5", "--mode", "hot"), "hot upgrade refused: the relup has no upgrade from 1.0.0"},
+		{"not a bundle", writeFile(t, "junk.bundle", "this is not a tar file"), "bundle"},
+	}
+	before := tree(t, d.Root)
+	relsBefore := strings.Join(d.releases(), " ")
+	osPid := d.call("os", "getpid")
+	for _, c := range cases {
+		code, out := d.beamupd("install", c.bundle)
+		if code != 10 || !strings.Contains(out, c.want) {
+			t.Errorf("%s: exit %d, want 10 and %q in\n%s", c.name, code, c.want, out)
+		}
+		if lines := strings.Count(strings.TrimSpace(lastLines(out)), "\n"); lines != 0 {
+			t.Errorf("%s: the failure takes more than one line:\n%s", c.name, out)
+		}
+	}
+	if after := tree(t, d.Root); after != before {
+		t.Errorf("the release root changed:\nbefore\n%s\nafter\n%s", before, after)
+	}
+	if got := strings.Join(d.releases(), " "); got != relsBefore {
+		t.Errorf("releases %s, were %s", got, relsBefore)
+	}
+	if d.call("os", "getpid") != osPid {
+		t.Error("the node restarted")
+	}
+	if staged, _ := os.ReadDir(filepath.Join(d.stateDir, "staging")); len(staged) != 0 {
+		t.Errorf("staging keeps %d files", len(staged))
+	}
+}
+
+// lastLines is what beamupd prints on stderr as its verdict: the lines
+// that start with "beamupd:".
+func lastLines(out string) string {
+	var keep []string
+	for _, l := range strings.Split(out, "\n") {
+		if strings.HasPrefix(l, "beamupd:") {
+			keep = append(keep, l)
+		}
+	}
+	return strings.Join(keep, "\n")
+}
+
+// A second operation while one is under way is refused with busy, exit 2.
+func TestBusyAndBadConfig(t *testing.T) {
+	t.Parallel()
+	d := newDevice(t, "1.0.0", deviceOpts{soak: "30s"})
+	beamupd, _ := bins(t)
+	cmd := exec.Command(beamupd, "install", "--config", d.config, signed(t, "1.1.0"))
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { cmd.Process.Kill(); cmd.Wait() }()
+	d.waitStep(updater.StepChecking)
+	code, out := d.beamupd("rollback")
+	if code != 2 || !strings.Contains(out, "busy: install") {
+		t.Errorf("rollback during an install: exit %d, want 2 and busy\n%s", code, out)
+	}
+
+	bad := writeFile(t, "bad.toml", "[node]\nname = 1\n")
+	c := exec.Command(beamupd, "status", "--config", bad)
+	outb, err := c.CombinedOutput()
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 2 || !strings.Contains(string(outb), bad+":2: key node.name") {
+		t.Errorf("bad config: %v\n%s", err, outb)
+	}
+}
+
+func writeFile(t *testing.T, name, content string) string {
+	p := filepath.Join(t.TempDir(), name)
+	os.WriteFile(p, []byte(content), 0o644)
+	return p
+}
+
+// rewriteEntry copies a bundle with one entry changed.
+func rewriteEntry(t *testing.T, bundle, entry string, change func([]byte) []byte) string {
+	t.Helper()
+	in, err := os.ReadFile(bundle)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr := tar.NewReader(bytes.NewReader(in))
+	var out bytes.Buffer
+	tw := tar.NewWriter(&out)
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		data, _ := io.ReadAll(tr)
+		if h.Name == entry {
+			data = change(data)
+		}
+		h.Size = int64(len(data))
+		tw.WriteHeader(h)
+		tw.Write(data)
+	}
+	tw.Close()
+	return writeFile(t, "rewritten.bundle", out.String())
+}
+
+// renameRelease makes a copy of a release tarball whose .rel names
+// another release.
+func renameRelease(t *testing.T, tarball, name string) string {
+	t.Helper()
+	dir := t.TempDir()
+	run(t, "tar", "xzf", tarball, "-C", dir)
+	rels, _ := filepath.Glob(filepath.Join(dir, "releases", "*", "gauge.rel"))
+	for _, r := range rels {
+		data, _ := os.ReadFile(r)
+		os.WriteFile(filepath.Join(filepath.Dir(r), name+".rel"),
+			bytes.Replace(data, []byte(`"gauge"`), []byte(`"`+name+`"`), 1), 0o644)
+		os.Remove(r)
+	}
+	out := filepath.Join(t.TempDir(), name+".tar.gz")
+	run(t, "tar", "czf", out, "-C", dir, ".")
+	return out
+}
