@@ -97,26 +97,8 @@ func NewTarget(t testing.TB, vsn string) *Target {
 		CookieFile: filepath.Join(root, "cookie"),
 		EPMDPort:   FreePort(t),
 	}
-	run(t, "tar", "xzf", Tarball(t, vsn), "-C", root)
-	erts := ""
-	entries, _ := os.ReadDir(root)
-	for _, e := range entries {
-		if strings.HasPrefix(e.Name(), "erts-") {
-			erts = strings.TrimPrefix(e.Name(), "erts-")
-		}
-	}
-	write(t, filepath.Join(root, "releases", "start_erl.data"), erts+" "+vsn)
-	write(t, tg.CookieFile, tg.Cookie)
-	write(t, filepath.Join(root, "node.env"), fmt.Sprintf("NODE_NAME=%s\nCOOKIE_FILE=%s\nERL_EPMD_PORT=%d\n",
-		tg.Node, tg.CookieFile, tg.EPMDPort))
-	script, err := os.ReadFile(filepath.Join(RepoRoot(), "testdata", "target", "node.sh"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	os.MkdirAll(filepath.Join(root, "bin"), 0o755)
-	if err := os.WriteFile(filepath.Join(root, "bin", "node.sh"), script, 0o755); err != nil {
-		t.Fatal(err)
-	}
+	run(t, "sh", filepath.Join(RepoRoot(), "testdata", "target", "install.sh"),
+		Tarball(t, vsn), root, tg.Node, tg.Cookie, fmt.Sprint(tg.EPMDPort))
 	t.Cleanup(func() {
 		exec.Command("sh", tg.Script(), root, "stop").Run()
 		cmd := exec.Command("epmd", "-kill")
@@ -210,9 +192,3 @@ func run(t testing.TB, name string, args ...string) {
 	}
 }
 
-func write(t testing.TB, path, content string) {
-	t.Helper()
-	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
-		t.Fatal(err)
-	}
-}
