@@ -58,8 +58,50 @@ func init() {
 	flag.Set("ergo.warning", "false")
 }
 
-// Dial starts a Go node that listens on loopback only, never starts an
-// epmd of its own, and connects to opts.Node.
+// The Go side of distribution is one hidden ergo node per process, shared
+// by every Client: ergo keeps per-node state in package variables, so two
+// ergo nodes in one process race.
+var (
+	sharedMu  sync.Mutex
+	shared    node.Node
+	registrar = &resolveOnly{ports: map[string]int{}}
+)
+
+// goNode starts the shared node on first use. Its name takes the host part
+// of the first node dialled, so that long and short names match.
+func goNode(host, cookie string) (node.Node, error) {
+	sharedMu.Lock()
+	defer sharedMu.Unlock()
+	if shared != nil {
+		return shared, nil
+	}
+	// ergo v1.999.224 decodes a connection's header atom cache from as
+	// many receiver goroutines as there are CPUs, without a lock (go test
+	// -race shows it), and several receivers may reorder messages. One
+	// receiver per connection does neither; turning the cache off instead
+	// breaks ergo's framing with OTP 25.
+	proto := node.DefaultProtoOptions()
+	proto.NumHandlers = 1
+	opts := node.Options{
+		Proto:     dist.CreateProto(proto),
+		Listeners: []node.Listener{{Hostname: "127.0.0.1", ListenBegin: 15000, ListenEnd: 65000}},
+		// OTP 25 refuses ergo's default handshake version 5.
+		Handshake: dist.CreateHandshake(dist.HandshakeOptions{Version: dist.HandshakeVersion6}),
+		Registrar: registrar,
+	}
+	name := fmt.Sprintf("beamup%d_%d@%s", os.Getpid(), time.Now().UnixNano()%1e6, host)
+	// The node lives as long as the process: it is not tied to the
+	// context of the first Dial.
+	n, err := ergo.StartNodeWithContext(context.Background(), name, cookie, opts)
+	if err != nil {
+		return nil, fmt.Errorf("starting the distribution client: %w", err)
+	}
+	shared = n
+	return n, nil
+}
+
+// Dial connects to opts.Node. The Go node listens on loopback only, never
+// starts an epmd of its own, and sends opts.Cookie to this node only.
 func Dial(ctx context.Context, opts Options) (*Client, error) {
 	if opts.EPMDPort == 0 {
 		opts.EPMDPort = 4369
@@ -71,31 +113,24 @@ func Dial(ctx context.Context, opts Options) (*Client, error) {
 	if !ok || host == "" {
 		return nil, fmt.Errorf("node name %q: want name@host", opts.Node)
 	}
-	c := &Client{opts: opts, pending: map[etf.Ref]chan result{}}
-	nodeOpts := node.Options{
-		Listeners: []node.Listener{{Hostname: "127.0.0.1", ListenBegin: 15000, ListenEnd: 65000}},
-		// OTP 25 refuses ergo's default handshake version 5.
-		Handshake: dist.CreateHandshake(dist.HandshakeOptions{Version: dist.HandshakeVersion6}),
-		Registrar: &resolveOnly{Registrar: dist.CreateRegistrarWithRemoteEPMD(host, uint16(opts.EPMDPort))},
-	}
-	name := fmt.Sprintf("beamup%d_%d@%s", os.Getpid(), time.Now().UnixNano()%1e6, host)
-	n, err := ergo.StartNodeWithContext(ctx, name, opts.Cookie, nodeOpts)
+	n, err := goNode(host, opts.Cookie)
 	if err != nil {
-		return nil, fmt.Errorf("starting the distribution client: %w", err)
+		return nil, err
 	}
-	c.node = n
+	if err := registrar.route(n, opts); err != nil {
+		return nil, err
+	}
+	c := &Client{opts: opts, node: n, pending: map[etf.Ref]chan result{}}
 	c.proc, err = n.Spawn("", gen.ProcessOptions{}, &mailbox{c: c})
 	if err != nil {
-		n.Stop()
 		return nil, fmt.Errorf("starting the distribution client: %w", err)
 	}
 	return c, nil
 }
 
-// Close stops the Go node.
+// Close stops the client's process; the shared Go node stays.
 func (c *Client) Close() {
-	c.node.Stop()
-	c.node.Wait()
+	c.proc.Kill()
 }
 
 // Node is the name of the node the client talks to.
@@ -209,11 +244,44 @@ func (m *mailbox) HandleInfo(p *gen.ServerProcess, message etf.Term) gen.ServerS
 
 // resolveOnly looks nodes up in epmd but registers nothing there and never
 // starts an epmd of its own: the Go node only dials out, and must never take
-// the epmd port that the BEAM node's epmd needs.
+// the epmd port that the BEAM node's epmd needs. Each node is looked up in
+// the epmd on its own port.
 type resolveOnly struct {
-	node.Registrar
+	node.Registrar // the methods not overridden here are never used
+	mu             sync.Mutex
+	ports          map[string]int
 }
 
-func (resolveOnly) Register(ctx context.Context, name string, opts node.RegisterOptions) error {
+// route sets how to reach opts.Node: its epmd port and its cookie. Routes
+// are set once per node: changing a route drops the node's connection.
+func (r *resolveOnly) route(n node.Node, opts Options) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if _, ok := r.ports[opts.Node]; ok {
+		return nil
+	}
+	if err := n.AddStaticRouteOptions(opts.Node, node.RouteOptions{Cookie: opts.Cookie}); err != nil {
+		return fmt.Errorf("routing to %s: %w", opts.Node, err)
+	}
+	r.ports[opts.Node] = opts.EPMDPort
 	return nil
+}
+
+func (r *resolveOnly) Register(ctx context.Context, name string, opts node.RegisterOptions) error {
+	return nil
+}
+
+func (r *resolveOnly) Resolve(nodeName string) (node.Route, error) {
+	_, host, _ := strings.Cut(nodeName, "@")
+	r.mu.Lock()
+	port := r.ports[nodeName]
+	r.mu.Unlock()
+	if port == 0 {
+		port = 4369
+	}
+	return dist.CreateRegistrarWithRemoteEPMD(host, uint16(port)).Resolve(nodeName)
+}
+
+func (r *resolveOnly) ResolveProxy(string) (node.ProxyRoute, error) {
+	return node.ProxyRoute{}, fmt.Errorf("no proxy routes")
 }

@@ -4,7 +4,7 @@
 # can call it every time.
 set -euo pipefail
 
-pkgs=(erlang-nox erlang-dev mosquitto mosquitto-clients lrzsz socat minisign systemd)
+pkgs=(erlang-nox erlang-dev mosquitto mosquitto-clients lrzsz socat minisign systemd time bc)
 missing=()
 for p in "${pkgs[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

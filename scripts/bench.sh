@@ -1,0 +1,123 @@
+#!/usr/bin/env bash
+# make bench: every figure is a ratio against a baseline run in the same
+# command, on the same machine and inputs.
+#   1. apply: beamupd install (bundle on disk -> committed, soak 0) against
+#      a plain Erlang script making the same release_handler calls.
+#   2. pause: the longest call to gauge_counter, called every millisecond
+#      by a probe on the node, during each of the two.
+#   3. verify: beamup verify of a 256 MiB payload against sha256sum of it;
+#      peak RSS.
+set -euo pipefail
+bin=$(cd "${1:-bin}" && pwd)
+top=$(cd "$(dirname "$0")/.." && pwd)
+rounds=${ROUNDS:-5}
+work=$(mktemp -d /tmp/beamup-bench.XXXXXX)
+port=$((20000 + RANDOM % 20000))
+node=gauge@127.0.0.1
+export ERL_EPMD_PORT=$port
+erl_call=$(ls /usr/lib/erlang/lib/erl_interface-*/bin/erl_call | head -1)
+cleanup() {
+	[ -f "$work/root/bin/node.sh" ] && sh "$work/root/bin/node.sh" "$work/root" stop || true
+	epmd -kill >/dev/null 2>&1 || true
+	rm -rf "$work"
+}
+trap cleanup EXIT
+now() { date +%s%N; }
+ms() { echo "scale=1; ($2 - $1) / 1000000" | bc; }
+median() { sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
+eval_on_node() { "$erl_call" -name "$node" -c "$(cat "$work/root/cookie")" -e; }
+
+echo "building releases and bundles..." >&2
+escript "$top/testdata/build-releases.escript" "$top/testdata/gauge" "$work/releases" >/dev/null
+"$bin/beamup" keygen -o "$work/k" >/dev/null 2>&1
+"$bin/beamup" bundle --key "$work/k.key" --release "$work/releases/gauge-1.1.0.tar.gz" -o "$work/gauge-1.1.0.bundle" >/dev/null
+
+fresh_target() {
+	[ -f "$work/root/bin/node.sh" ] && sh "$work/root/bin/node.sh" "$work/root" stop
+	rm -rf "$work/root" "$work/state"
+	sh "$top/testdata/target/install.sh" "$work/releases/gauge-1.0.0.tar.gz" "$work/root" "$node" "bench$RANDOM" "$port"
+	sh "$work/root/bin/node.sh" "$work/root" start
+	for _ in $(seq 100); do
+		echo 'init:get_status().' | eval_on_node 2>/dev/null | grep -q '{started,started}' && break
+		sleep 0.1
+	done
+	cat >"$work/beamupd.toml" <<TOML
+[device]
+state_dir = "$work/state"
+[trust]
+public_keys = ["$work/k.pub"]
+[node]
+name = "$node"
+cookie_file = "$work/root/cookie"
+epmd_port = $port
+root = "$work/root"
+release = "gauge"
+control = "exec:sh $work/root/bin/node.sh $work/root restart"
+[health]
+soak = "0s"
+TOML
+	# The probe: calls gauge_counter every millisecond, keeps the longest call.
+	eval_on_node >/dev/null <<'ERL'
+P = spawn(fun() ->
+    Loop = fun Loop(Max, N, Fails) ->
+        receive {report, From} -> From ! {Max, N, Fails}
+        after 1 ->
+            T0 = erlang:monotonic_time(microsecond),
+            R = (catch gauge_counter:value()),
+            D = erlang:monotonic_time(microsecond) - T0,
+            F = case is_integer(R) of true -> Fails; false -> Fails + 1 end,
+            Loop(max(Max, D), N + 1, F)
+        end
+    end,
+    Loop(0, 0, 0)
+end),
+register(probe, P).
+ERL
+	sleep 0.3
+}
+probe_max_ms() {
+	echo 'probe ! {report, self()}, receive {M, _, _} -> M / 1000 after 5000 -> timeout end.' | eval_on_node | tr -d '{}ok, '
+}
+
+declare -a ours theirs pause_ours pause_theirs
+for i in $(seq "$rounds"); do
+	fresh_target
+	t0=$(now)
+	"$bin/beamupd" install --config "$work/beamupd.toml" "$work/gauge-1.1.0.bundle" >/dev/null 2>&1
+	t1=$(now)
+	ours+=("$(ms "$t0" "$t1")")
+	pause_ours+=("$(probe_max_ms)")
+
+	fresh_target
+	t0=$(now)
+	escript "$top/scripts/bench/baseline.escript" "$node" "$(cat "$work/root/cookie")" "$work/root" \
+		"$work/releases/gauge-1.1.0.tar.gz" gauge 1.1.0
+	t1=$(now)
+	theirs+=("$(ms "$t0" "$t1")")
+	pause_theirs+=("$(probe_max_ms)")
+	echo "round $i: beamupd ${ours[-1]} ms (pause ${pause_ours[-1]} ms), baseline ${theirs[-1]} ms (pause ${pause_theirs[-1]} ms)" >&2
+done
+a=$(printf '%s\n' "${ours[@]}" | median)
+b=$(printf '%s\n' "${theirs[@]}" | median)
+pa=$(printf '%s\n' "${pause_ours[@]}" | median)
+pb=$(printf '%s\n' "${pause_theirs[@]}" | median)
+sh "$work/root/bin/node.sh" "$work/root" stop
+
+echo "making a 256 MiB payload..." >&2
+head -c $((256 << 20)) /dev/urandom >"$work/payload.bin"
+"$bin/beamup" bundle --key "$work/k.key" --agent "$work/payload.bin" --version 1 --arch amd64 -o "$work/big.bundle" >/dev/null
+cat "$work/big.bundle" "$work/payload.bin" >/dev/null # both in the page cache
+declare -a vt st vr
+for _ in 1 2 3; do
+	vt+=("$( { /usr/bin/time -f '%e %M' "$bin/beamup" verify --pub "$work/k.pub" "$work/big.bundle" >/dev/null; } 2>&1 | tail -1)")
+	st+=("$( { /usr/bin/time -f '%e %M' sha256sum "$work/payload.bin" >/dev/null; } 2>&1 | tail -1)")
+done
+vsec=$(printf '%s\n' "${vt[@]}" | awk '{print $1}' | median)
+ssec=$(printf '%s\n' "${st[@]}" | awk '{print $1}' | median)
+vrss=$(printf '%s\n' "${vt[@]}" | awk '{print $2}' | sort -n | tail -1)
+
+printf '\n| figure | beamup | baseline | ratio | aim |\n|---|---|---|---|---|\n'
+printf '| apply 1.0.0 -> 1.1.0, bundle on disk to committed (median of %d) | %s ms | %s ms (plain Erlang script) | %.2f | <= 1.2 |\n' "$rounds" "$a" "$b" "$(echo "$a / $b" | bc -l)"
+printf '| longest gauge_counter call during the upgrade (1 kHz probe, median of %d) | %s ms | %s ms (same calls from the script) | %.2f | <= 5 ms |\n' "$rounds" "$pa" "$pb" "$(echo "$pa / $pb" | bc -l)"
+printf '| verify 256 MiB payload | %.0f MiB/s | %.0f MiB/s (sha256sum) | %.2f | >= 0.9 |\n' "$(echo "256 / $vsec" | bc -l)" "$(echo "256 / $ssec" | bc -l)" "$(echo "$ssec / $vsec" | bc -l)"
+printf '| peak RSS of beamup verify, 256 MiB payload | %s KiB | | | <= 32 MiB |\n' "$vrss"
