@@ -91,8 +91,14 @@ func goNode(host, cookie string) (node.Node, error) {
 	}
 	name := fmt.Sprintf("beamup%d_%d@%s", os.Getpid(), time.Now().UnixNano()%1e6, host)
 	// The node lives as long as the process: it is not tied to the
-	// context of the first Dial.
-	n, err := ergo.StartNodeWithContext(context.Background(), name, cookie, opts)
+	// context of the first Dial. It is started without ergo's default
+	// applications: their metrics gatherer reads connection counters
+	// without synchronisation and sends anonymous usage reports, and a
+	// client needs neither that nor Go stand-ins for net_kernel and rex.
+	opts.Env = map[gen.EnvKey]interface{}{
+		node.EnvKeyVersion: node.Version{Release: ergo.Version, Prefix: ergo.VersionPrefix, OTP: ergo.VersionOTP},
+	}
+	n, err := node.StartWithContext(context.Background(), name, cookie, opts)
 	if err != nil {
 		return nil, fmt.Errorf("starting the distribution client: %w", err)
 	}

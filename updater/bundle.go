@@ -72,11 +72,7 @@ func VerifyManifest(keys []minisign.PublicKey, raw, sig []byte) (*Header, error)
 // must be thrown away.
 func Verify(ctx context.Context, r io.Reader, keys []minisign.PublicKey, check func(*Header) error, dst io.Writer) (*Header, error) {
 	tr := tar.NewReader(r)
-	raw, err := readEntry(tr, ManifestName, MaxManifestSize)
-	if err != nil {
-		return nil, err
-	}
-	sig, err := readEntry(tr, SignatureName, 64<<10)
+	raw, sig, err := readHead(tr)
 	if err != nil {
 		return nil, err
 	}
@@ -107,6 +103,17 @@ func Verify(ctx context.Context, r io.Reader, keys []minisign.PublicKey, check f
 		return h, err
 	}
 	return h, nil
+}
+
+// readHead reads the manifest and signature entries that open a bundle.
+func readHead(tr *tar.Reader) (raw, sig []byte, err error) {
+	if raw, err = readEntry(tr, ManifestName, MaxManifestSize); err != nil {
+		return nil, nil, err
+	}
+	if sig, err = readEntry(tr, SignatureName, 64<<10); err != nil {
+		return nil, nil, err
+	}
+	return raw, sig, nil
 }
 
 func readEntry(tr *tar.Reader, name string, max int64) ([]byte, error) {
@@ -232,12 +239,7 @@ func copyContext(ctx context.Context, dst io.Writer, src io.Reader) (int64, erro
 // ReadHeader reads a bundle's manifest and signature without verifying
 // them, for display only.
 func ReadHeader(r io.Reader) (*Header, error) {
-	tr := tar.NewReader(r)
-	raw, err := readEntry(tr, ManifestName, MaxManifestSize)
-	if err != nil {
-		return nil, err
-	}
-	sig, err := readEntry(tr, SignatureName, 64<<10)
+	raw, sig, err := readHead(tar.NewReader(r))
 	if err != nil {
 		return nil, err
 	}

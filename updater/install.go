@@ -56,16 +56,20 @@ func (u *Updater) Install(ctx context.Context, path string) (*Result, error) {
 	return result(u.finish(op, Committed, fmt.Sprintf("%s %s is permanent (%s upgrade from %s)", op.Name, op.Version, op.Mode, op.From)))
 }
 
-// rejected records a bundle refused before any change.
+// rejected records an install that stopped before any change: a bundle
+// refused (Rejected), or the node unreachable or misbehaving before a
+// thing was touched (Failed: it needs a look, but nothing was lost).
 func (u *Updater) rejected(op *Operation, err error) (*Result, error) {
 	if op == nil {
 		op = &Operation{Kind: "install"}
 	}
-	if OutcomeOf(err) != Rejected {
-		err = &Error{Outcome: Rejected, Err: err}
+	outcome := OutcomeOf(err)
+	if outcome != Rejected {
+		outcome = Failed
+		err = &Error{Outcome: Failed, Err: fmt.Errorf("%w; nothing was changed", err)}
 	}
-	r := u.finish(op, Rejected, unwrapOutcome(err))
-	u.Log("rejected: %s", r.Reason)
+	r := u.finish(op, outcome, unwrapOutcome(err))
+	u.Log("%s: %s", outcome, r.Reason)
 	return r, err
 }
 

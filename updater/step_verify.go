@@ -29,7 +29,12 @@ func (u *Updater) verify(ctx context.Context, path string) (*Operation, *beam.Re
 		return nil, nil, fmt.Errorf("creating staging: %w", err)
 	}
 	defer os.Remove(partial)
-	h, verr := Verify(ctx, in, u.cfg.Keys, u.policy(ctx), out)
+	sw := &stagingWriter{f: out}
+	h, verr := Verify(ctx, in, u.cfg.Keys, u.policy(ctx), sw)
+	if verr != nil && sw.err == nil && ctx.Err() == nil && OutcomeOf(verr) != Rejected {
+		// Not our disk, not a cancellation: the bundle itself is bad.
+		verr = &Error{Outcome: Rejected, Err: verr}
+	}
 	if verr == nil {
 		verr = out.Sync()
 	}
@@ -66,6 +71,22 @@ func (u *Updater) verify(ctx context.Context, path string) (*Operation, *beam.Re
 	}
 	u.Log("verified bundle %.12s: %s %s", op.Bundle, op.Name, op.Version)
 	return op, files, u.enter(op, StepVerified)
+}
+
+// stagingWriter remembers a failed write, which is the device's
+// problem, not the bundle's.
+type stagingWriter struct {
+	f   *os.File
+	err error
+}
+
+func (w *stagingWriter) Write(b []byte) (int, error) {
+	n, err := w.f.Write(b)
+	if err != nil {
+		w.err = fmt.Errorf("writing to staging: %w", err)
+		return n, w.err
+	}
+	return n, nil
 }
 
 // staged is where op's verified payload waits in the state directory.

@@ -7,6 +7,9 @@ import (
 	"io"
 
 	"github.com/peterbourgon/ff/v3/ffcli"
+
+	"github.com/beamup/beamup/config"
+	"github.com/beamup/beamup/updater"
 )
 
 func runCommand(stdout, stderr io.Writer) *ffcli.Command {
@@ -21,24 +24,17 @@ func runCommand(stdout, stderr io.Writer) *ffcli.Command {
 			"this build yet; it then waits for SIGTERM.",
 		FlagSet: fs,
 		Exec: func(ctx context.Context, args []string) error {
-			c, err := loadConfig(*cfgPath)
-			if err != nil {
-				return err
-			}
-			u, closeNode, err := device(ctx, c, stderr)
-			if err != nil {
-				return err
-			}
-			defer closeNode()
-			r, err := u.Resume(ctx)
-			if err != nil {
-				return err
-			}
-			if r != nil {
-				fmt.Fprintf(stderr, "%s: %s\n", r.Outcome, r.Reason)
-			}
-			<-ctx.Done()
-			return nil
+			return withDevice(ctx, *cfgPath, stderr, func(u *updater.Updater, _ *config.Config) error {
+				r, err := u.Resume(ctx)
+				if err != nil {
+					return err
+				}
+				if r != nil {
+					fmt.Fprintf(stderr, "%s: %s\n", r.Outcome, r.Reason)
+				}
+				<-ctx.Done()
+				return nil
+			})
 		},
 	}
 }

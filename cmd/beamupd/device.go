@@ -60,6 +60,21 @@ func device(ctx context.Context, c *config.Config, log io.Writer) (u *updater.Up
 	return u, node.Close, nil
 }
 
+// withDevice loads the configuration at cfgPath, connects to the node and
+// runs f with the device's updater.
+func withDevice(ctx context.Context, cfgPath string, log io.Writer, f func(*updater.Updater, *config.Config) error) error {
+	c, err := loadConfig(cfgPath)
+	if err != nil {
+		return err
+	}
+	u, closeNode, err := device(ctx, c, log)
+	if err != nil {
+		return err
+	}
+	defer closeNode()
+	return f(u, c)
+}
+
 // report prints an operation's outcome as one line and returns the error
 // that carries its exit code.
 func report(w io.Writer, r *updater.Result, err error) error {

@@ -6,6 +6,9 @@ import (
 	"io"
 
 	"github.com/peterbourgon/ff/v3/ffcli"
+
+	"github.com/beamup/beamup/config"
+	"github.com/beamup/beamup/updater"
 )
 
 func installCommand(stdout, stderr io.Writer) *ffcli.Command {
@@ -22,17 +25,10 @@ func installCommand(stdout, stderr io.Writer) *ffcli.Command {
 			if len(args) != 1 {
 				return usageError("install takes one bundle file")
 			}
-			c, err := loadConfig(*cfgPath)
-			if err != nil {
-				return err
-			}
-			u, closeNode, err := device(ctx, c, stderr)
-			if err != nil {
-				return err
-			}
-			defer closeNode()
-			r, err := u.Install(ctx, args[0])
-			return report(stdout, r, err)
+			return withDevice(ctx, *cfgPath, stderr, func(u *updater.Updater, _ *config.Config) error {
+				r, err := u.Install(ctx, args[0])
+				return report(stdout, r, err)
+			})
 		},
 	}
 }

@@ -6,6 +6,9 @@ import (
 	"io"
 
 	"github.com/peterbourgon/ff/v3/ffcli"
+
+	"github.com/beamup/beamup/config"
+	"github.com/beamup/beamup/updater"
 )
 
 func rollbackCommand(stdout, stderr io.Writer) *ffcli.Command {
@@ -20,17 +23,10 @@ func rollbackCommand(stdout, stderr io.Writer) *ffcli.Command {
 			if len(args) != 0 {
 				return usageError("rollback takes no arguments")
 			}
-			c, err := loadConfig(*cfgPath)
-			if err != nil {
-				return err
-			}
-			u, closeNode, err := device(ctx, c, stderr)
-			if err != nil {
-				return err
-			}
-			defer closeNode()
-			r, err := u.Rollback(ctx)
-			return report(stdout, r, err)
+			return withDevice(ctx, *cfgPath, stderr, func(u *updater.Updater, _ *config.Config) error {
+				r, err := u.Rollback(ctx)
+				return report(stdout, r, err)
+			})
 		},
 	}
 }
