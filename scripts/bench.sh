@@ -118,6 +118,6 @@ vrss=$(printf '%s\n' "${vt[@]}" | awk '{print $2}' | sort -n | tail -1)
 
 printf '\n| figure | beamup | baseline | ratio | aim |\n|---|---|---|---|---|\n'
 printf '| apply 1.0.0 -> 1.1.0, bundle on disk to committed (median of %d) | %s ms | %s ms (plain Erlang script) | %.2f | <= 1.2 |\n' "$rounds" "$a" "$b" "$(echo "$a / $b" | bc -l)"
-printf '| longest gauge_counter call during the upgrade (1 kHz probe, median of %d) | %s ms | %s ms (same calls from the script) | %.2f | <= 5 ms |\n' "$rounds" "$pa" "$pb" "$(echo "$pa / $pb" | bc -l)"
+printf '| longest gauge_counter call during the upgrade (1 kHz probe, median of %d) | %.1f ms | %.1f ms (same calls from the script) | %.2f | <= 5 ms |\n' "$rounds" "$pa" "$pb" "$(echo "$pa / $pb" | bc -l)"
 printf '| verify 256 MiB payload | %.0f MiB/s | %.0f MiB/s (sha256sum) | %.2f | >= 0.9 |\n' "$(echo "256 / $vsec" | bc -l)" "$(echo "256 / $ssec" | bc -l)" "$(echo "$ssec / $vsec" | bc -l)"
 printf '| peak RSS of beamup verify, 256 MiB payload | %s KiB | | | <= 32 MiB |\n' "$vrss"
