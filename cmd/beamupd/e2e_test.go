@@ -635,3 +635,23 @@ func renameRelease(t *testing.T, tarball, name string) string {
 	run(t, "tar", "czf", out, "-C", dir, ".")
 	return out
 }
+
+// make_permanent would kill a process that still runs old code: beamupd
+// names it and reverts instead of committing.
+func TestLingeringOldCodeIsNotCommitted(t *testing.T) {
+	t.Parallel()
+	d := newDevice(t, "1.0.0", deviceOpts{})
+	// A display process loops in gauge_fmt 1.0.0, which 1.1.0's appup
+	// purges softly.
+	_, err := d.node.Eval(context.Background(), `register(display, spawn(gauge_fmt, display, [])).`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, out := d.beamupd("install", signed(t, "1.1.0"))
+	if code != 11 || !strings.Contains(out, "would be killed by make_permanent: gauge_fmt") || !strings.Contains(out, "display") {
+		t.Fatalf("install: exit %d, want 11 naming gauge_fmt and the display process\n%s", code, out)
+	}
+	if v := d.runningApp(); v != "1.0.0" {
+		t.Errorf("gauge %s runs, want 1.0.0", v)
+	}
+}
