@@ -3,6 +3,8 @@ package updater
 import (
 	"context"
 	"fmt"
+	"io"
+	"os"
 )
 
 // Install installs the bundle at path and waits for the outcome. Its steps,
@@ -22,7 +24,19 @@ import (
 // the node on the permanent release (step_revert.go). An operation that an
 // earlier beamupd left unfinished is resumed first (resume.go).
 func (u *Updater) Install(ctx context.Context, path string) (*Result, error) {
-	lock, err := Acquire(u.cfg.StateDir, "install "+path)
+	f, err := os.Open(path)
+	if err != nil {
+		return u.rejected(nil, reject("reading bundle: %v", err))
+	}
+	defer f.Close()
+	return u.InstallFrom(ctx, path, f)
+}
+
+// InstallFrom installs the bundle read from r, named name in messages: a
+// file, a download, a serial transfer. Every source goes through the same
+// steps.
+func (u *Updater) InstallFrom(ctx context.Context, name string, r io.Reader) (*Result, error) {
+	lock, err := Acquire(u.cfg.StateDir, "install "+name)
 	if err != nil {
 		return nil, err
 	}
@@ -31,7 +45,7 @@ func (u *Updater) Install(ctx context.Context, path string) (*Result, error) {
 		return nil, err
 	}
 
-	op, files, err := u.verify(ctx, path)
+	op, files, err := u.verify(ctx, r)
 	if err != nil {
 		return u.rejected(op, err)
 	}

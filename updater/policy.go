@@ -29,3 +29,9 @@ func (u *Updater) policy(ctx context.Context) func(*Header) error {
 		return nil
 	}
 }
+
+// Check tells whether a verified bundle is meant for this device, before
+// any payload byte is fetched: transports call it on an offer.
+func (u *Updater) Check(ctx context.Context, h *Header) error {
+	return u.policy(ctx)(h)
+}

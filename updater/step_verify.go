@@ -3,6 +3,7 @@ package updater
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"time"
@@ -10,20 +11,15 @@ import (
 	"github.com/beamup/beamup/beam"
 )
 
-// verify streams the bundle at path into the staging directory, checking
+// verify streams the bundle from in into the staging directory, checking
 // its signature, the policy and every chunk. Nothing outside the state
 // directory is touched. The release's own .rel must agree with the
 // manifest.
-func (u *Updater) verify(ctx context.Context, path string) (*Operation, *beam.ReleaseFiles, error) {
-	in, err := os.Open(path)
-	if err != nil {
-		return nil, nil, reject("reading bundle: %v", err)
-	}
-	defer in.Close()
+func (u *Updater) verify(ctx context.Context, in io.Reader) (*Operation, *beam.ReleaseFiles, error) {
 	if err := os.MkdirAll(u.stagingDir(), 0o755); err != nil {
 		return nil, nil, fmt.Errorf("creating staging: %w", err)
 	}
-	partial := filepath.Join(u.stagingDir(), "incoming.partial")
+	partial := u.incoming()
 	out, err := os.Create(partial)
 	if err != nil {
 		return nil, nil, fmt.Errorf("creating staging: %w", err)
@@ -88,6 +84,9 @@ func (w *stagingWriter) Write(b []byte) (int, error) {
 	}
 	return n, nil
 }
+
+// incoming is where a bundle's payload lands while it is verified.
+func (u *Updater) incoming() string { return filepath.Join(u.stagingDir(), "incoming.partial") }
 
 // staged is where op's verified payload waits in the state directory.
 func (u *Updater) staged(op *Operation) string {

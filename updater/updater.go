@@ -118,7 +118,11 @@ func (u *Updater) finish(op *Operation, outcome Outcome, reason string) *Result 
 	if err := u.journal.Save(j); err != nil {
 		u.Log("journal: %v", err)
 	}
-	os.RemoveAll(u.stagingDir())
+	// Only this operation's files: a download in progress stays.
+	os.Remove(u.incoming())
+	if op.Bundle != "" {
+		os.Remove(u.staged(op))
+	}
 	return r
 }
 

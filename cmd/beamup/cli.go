@@ -27,7 +27,7 @@ func usageError(format string, args ...any) error {
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	root := &ffcli.Command{
 		Name:       "beamup",
-		ShortUsage: "beamup <keygen|bundle|verify|inspect> [flags]",
+		ShortUsage: "beamup <keygen|bundle|verify|inspect|publish|retract|status> [flags]",
 		ShortHelp:  "makes keys and signed bundles for beamupd",
 		FlagSet:    flag.NewFlagSet("beamup", flag.ContinueOnError),
 		Subcommands: []*ffcli.Command{
@@ -35,9 +35,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			bundleCommand(stdout),
 			verifyCommand(stdout),
 			inspectCommand(stdout),
+			publishCommand(stdout, stderr),
+			retractCommand(stdout),
+			statusCommand(stdout),
 		},
 		Exec: func(context.Context, []string) error {
-			return usageError("missing command: keygen, bundle, verify or inspect")
+			return usageError("missing command: keygen, bundle, verify, inspect, publish, retract or status")
 		},
 	}
 	root.FlagSet.SetOutput(stderr)

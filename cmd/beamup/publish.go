@@ -1,0 +1,98 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/peterbourgon/ff/v3/ffcli"
+	"github.com/schollz/progressbar/v3"
+	"golang.org/x/term"
+
+	"github.com/beamup/beamup/transport/mqtt"
+)
+
+func publishCommand(stdout, stderr io.Writer) *ffcli.Command {
+	fs := flag.NewFlagSet("beamup publish", flag.ContinueOnError)
+	b := addBrokerFlags(fs)
+	group := fs.String("group", "", "target group: all, a board id, or a named group")
+	device := fs.String("device", "", "target one device")
+	return &ffcli.Command{
+		Name:       "publish",
+		ShortUsage: "beamup publish --broker URL [--topic-prefix P] (--group G | --device ID) BUNDLE",
+		ShortHelp:  "upload a bundle to the broker and point a target at it",
+		FlagSet:    fs,
+		Exec: func(ctx context.Context, args []string) error {
+			if len(args) != 1 {
+				return usageError("publish needs one bundle")
+			}
+			c, t, err := b.connect(ctx)
+			if err != nil {
+				return err
+			}
+			defer c.Disconnect(250)
+			topic, err := targetTopic(t, *group, *device)
+			if err != nil {
+				return err
+			}
+			var progress func(done, total int64)
+			if f, ok := stderr.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+				var bar *progressbar.ProgressBar
+				progress = func(done, total int64) {
+					if bar == nil {
+						bar = progressbar.NewOptions64(total, progressbar.OptionSetWriter(stderr),
+							progressbar.OptionShowBytes(true), progressbar.OptionSetDescription("publishing"),
+							progressbar.OptionClearOnFinish())
+					}
+					bar.Set64(done)
+				}
+			}
+			id, err := mqtt.Publish(ctx, c, t, args[0], topic, progress)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(stdout, "published bundle %s to %s\n", id, topic)
+			return nil
+		},
+	}
+}
+
+func retractCommand(stdout io.Writer) *ffcli.Command {
+	fs := flag.NewFlagSet("beamup retract", flag.ContinueOnError)
+	b := addBrokerFlags(fs)
+	group := fs.String("group", "", "target group")
+	device := fs.String("device", "", "one device")
+	purge := fs.Bool("purge", false, "also remove the bundle's offer and chunks")
+	return &ffcli.Command{
+		Name:       "retract",
+		ShortUsage: "beamup retract --broker URL [--topic-prefix P] (--group G | --device ID) [--purge]",
+		ShortHelp:  "clear a target; --purge also the bundle it named",
+		FlagSet:    fs,
+		Exec: func(ctx context.Context, args []string) error {
+			c, t, err := b.connect(ctx)
+			if err != nil {
+				return err
+			}
+			defer c.Disconnect(250)
+			topic, err := targetTopic(t, *group, *device)
+			if err != nil {
+				return err
+			}
+			id, err := mqtt.Retract(ctx, c, t, topic, *purge)
+			if err != nil {
+				return err
+			}
+			switch {
+			case id == "":
+				fmt.Fprintf(stdout, "cleared %s (it named no bundle)\n", topic)
+			case *purge:
+				fmt.Fprintf(stdout, "cleared %s and purged bundle %s\n", topic, id)
+			default:
+				fmt.Fprintf(stdout, "cleared %s (was bundle %s)\n", topic, id)
+			}
+			return nil
+		},
+	}
+}

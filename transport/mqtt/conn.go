@@ -1,0 +1,135 @@
+package mqtt
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"strings"
+	"time"
+
+	paho "github.com/eclipse/paho.mqtt.golang"
+)
+
+// Options say how to reach the broker.
+type Options struct {
+	Broker       string // mqtt://host:1883 or mqtts://host:8883
+	ClientID     string
+	CAFile       string
+	CertFile     string
+	KeyFile      string
+	Username     string
+	PasswordFile string
+	// Will, when set, is published retained on Topic by the broker if the
+	// client goes away without disconnecting.
+	WillTopic   string
+	WillPayload []byte
+	// OnConnect runs after every (re)connection, for subscriptions.
+	OnConnect func(paho.Client)
+	// Reconnect reconnects with backoff after a lost connection, for the
+	// daemon. The first connection is never retried here: the caller
+	// decides, and sees why it failed.
+	Reconnect bool
+	// OnLost is told why a connection was lost.
+	OnLost func(error)
+}
+
+// Connect connects to the broker and waits for the connection.
+func Connect(ctx context.Context, o Options) (paho.Client, error) {
+	u, err := url.Parse(o.Broker)
+	if err != nil || u.Host == "" {
+		return nil, fmt.Errorf("broker %q: want mqtt://host:port or mqtts://host:port", o.Broker)
+	}
+	opts := paho.NewClientOptions()
+	switch u.Scheme {
+	case "mqtt", "tcp":
+		opts.AddBroker("tcp://" + u.Host)
+	case "mqtts", "ssl", "tls":
+		tc, err := tlsConfig(o)
+		if err != nil {
+			return nil, err
+		}
+		opts.AddBroker("ssl://" + u.Host)
+		opts.SetTLSConfig(tc)
+	default:
+		return nil, fmt.Errorf("broker %q: scheme must be mqtt or mqtts", o.Broker)
+	}
+	opts.SetClientID(o.ClientID)
+	opts.SetCleanSession(true)
+	opts.SetOrderMatters(false) // handlers must not block the client's router
+	opts.SetKeepAlive(30 * time.Second)
+	opts.SetConnectTimeout(10 * time.Second)
+	if o.Username != "" {
+		opts.SetUsername(o.Username)
+		if o.PasswordFile != "" {
+			pw, err := os.ReadFile(o.PasswordFile)
+			if err != nil {
+				return nil, fmt.Errorf("reading MQTT password: %w", err)
+			}
+			opts.SetPassword(strings.TrimRight(string(pw), "\r\n"))
+		}
+	}
+	if o.WillTopic != "" {
+		opts.SetBinaryWill(o.WillTopic, o.WillPayload, 1, true)
+	}
+	if o.OnConnect != nil {
+		opts.SetOnConnectHandler(o.OnConnect)
+	}
+	if o.OnLost != nil {
+		opts.SetConnectionLostHandler(func(_ paho.Client, err error) { o.OnLost(err) })
+	}
+	opts.SetAutoReconnect(o.Reconnect)
+	opts.SetMaxReconnectInterval(30 * time.Second)
+	c := paho.NewClient(opts)
+	if err := wait(ctx, c.Connect()); err != nil {
+		return nil, fmt.Errorf("connecting to %s: %w", o.Broker, err)
+	}
+	return c, nil
+}
+
+func tlsConfig(o Options) (*tls.Config, error) {
+	tc := &tls.Config{MinVersion: tls.VersionTLS12}
+	if o.CAFile != "" {
+		pem, err := os.ReadFile(o.CAFile)
+		if err != nil {
+			return nil, fmt.Errorf("reading MQTT CA file: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("MQTT CA file %s holds no PEM certificate", o.CAFile)
+		}
+		tc.RootCAs = pool
+	}
+	if o.CertFile != "" || o.KeyFile != "" {
+		cert, err := tls.LoadX509KeyPair(o.CertFile, o.KeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("reading MQTT client certificate: %w", err)
+		}
+		tc.Certificates = []tls.Certificate{cert}
+	}
+	return tc, nil
+}
+
+// wait waits for a paho token and honours ctx.
+func wait(ctx context.Context, tok paho.Token) error {
+	select {
+	case <-tok.Done():
+		return tok.Error()
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// errTimeout is a retained message that did not arrive in time.
+var errTimeout = errors.New("no retained message")
+
+// publish publishes and waits for the broker's acknowledgement.
+func publish(ctx context.Context, c paho.Client, topic string, retained bool, payload []byte) error {
+	if err := wait(ctx, c.Publish(topic, 1, retained, payload)); err != nil {
+		return fmt.Errorf("publishing %s: %w", topic, err)
+	}
+	return nil
+}

@@ -1,0 +1,305 @@
+package mqtt
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"regexp"
+	"sync"
+	"time"
+
+	paho "github.com/eclipse/paho.mqtt.golang"
+
+	"github.com/beamup/beamup/updater"
+)
+
+// Installer is what the device side needs of the updater.
+type Installer interface {
+	Check(ctx context.Context, h *updater.Header) error
+	InstallFrom(ctx context.Context, name string, r io.Reader) (*updater.Result, error)
+	Status(ctx context.Context) (*updater.Status, error)
+}
+
+// DeviceConfig describes the device on the broker.
+type DeviceConfig struct {
+	Conn         Options
+	Topics       Topics
+	Device       string
+	Board        string
+	Groups       []string
+	AgentVersion string
+	StateDir     string
+	Fetcher      Fetcher // Keys, Window and Timeout; the rest is set by Run
+	// Retry is how long a download that failed for a passing reason (the
+	// broker went away, a chunk did not come) waits before it is tried
+	// again (default 30s).
+	Retry time.Duration
+}
+
+// Device follows the targets that name this device and its groups,
+// fetches and installs the bundle they point to, and publishes its status.
+// One goroutine (Run's) owns the state; the MQTT client's handlers only
+// record what arrived and wake it.
+type Device struct {
+	cfg   DeviceConfig
+	inst  Installer
+	log   func(format string, args ...any)
+	tried *tried
+
+	client  paho.Client
+	mu      sync.Mutex
+	targets map[string]string // topic -> bundle id
+	wake    chan struct{}
+
+	state      string
+	bundle     string
+	progress   *updater.Progress
+	lastReject *updater.LastResult // an offer refused before the updater saw it
+}
+
+// NewDevice returns a device; Run connects it.
+func NewDevice(cfg DeviceConfig, inst Installer, log func(string, ...any)) *Device {
+	if cfg.Retry == 0 {
+		cfg.Retry = 30 * time.Second
+	}
+	return &Device{cfg: cfg, inst: inst, log: log, tried: loadTried(cfg.StateDir),
+		targets: map[string]string{}, wake: make(chan struct{}, 1), state: "idle"}
+}
+
+// targetTopics are the topics a device follows, most specific first: its
+// own, its named groups in order, its board, all.
+func (d *Device) targetTopics() []string {
+	t := []string{d.cfg.Topics.DeviceTarget(d.cfg.Device)}
+	for _, g := range d.cfg.Groups {
+		t = append(t, d.cfg.Topics.GroupTarget(g))
+	}
+	if d.cfg.Board != "" {
+		t = append(t, d.cfg.Topics.GroupTarget(d.cfg.Board))
+	}
+	return append(t, d.cfg.Topics.GroupTarget("all"))
+}
+
+// Run connects and serves until ctx is done.
+func (d *Device) Run(ctx context.Context) error {
+	reconnected := make(chan struct{}, 1)
+	conn := d.cfg.Conn
+	conn.WillTopic = d.cfg.Topics.Status(d.cfg.Device)
+	conn.WillPayload = []byte(`{"state":"offline"}`)
+	conn.Reconnect = true
+	conn.OnConnect = func(c paho.Client) {
+		for _, topic := range d.targetTopics() {
+			c.Subscribe(topic, 1, d.onTarget)
+		}
+		select {
+		case reconnected <- struct{}{}:
+		default:
+		}
+		d.poke()
+		d.log("mqtt: connected to %s", d.cfg.Conn.Broker)
+	}
+	conn.OnLost = func(err error) { d.log("mqtt: connection to %s lost: %v; reconnecting", conn.Broker, err) }
+	var c paho.Client
+	for backoff := time.Second; ; backoff = min(2*backoff, 30*time.Second) {
+		var err error
+		if c, err = Connect(ctx, conn); err == nil {
+			break
+		}
+		d.log("mqtt: %v; retrying in %s", err, backoff)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(backoff):
+		}
+	}
+	d.client = c
+	defer c.Disconnect(250)
+	f := d.cfg.Fetcher
+	f.Client, f.Topics, f.Dir, f.Reconnected = c, d.cfg.Topics, d.cfg.StateDir+"/staging", reconnected
+
+	var retry <-chan time.Time
+	announced := ""
+	for {
+		select {
+		case <-ctx.Done():
+			d.publishStatus(context.Background())
+			return nil
+		case <-d.wake:
+		case <-retry:
+		}
+		retry = nil
+		d.publishStatus(ctx)
+		want := d.want()
+		if want == "" {
+			continue
+		}
+		if o, ok := d.tried.get(want); ok {
+			if announced != want {
+				d.event(want, "bundle %.12s ended %s here: not tried again while a target names it", want, o)
+				announced = want
+			}
+			continue
+		}
+		if transient := d.apply(ctx, &f, want); transient {
+			retry = time.After(d.cfg.Retry)
+		}
+	}
+}
+
+func (d *Device) onTarget(_ paho.Client, m paho.Message) {
+	var t Target
+	bundle := ""
+	if len(m.Payload()) > 0 {
+		if err := json.Unmarshal(m.Payload(), &t); err != nil || (t.Bundle != "" && !isID(t.Bundle)) {
+			d.log("mqtt: ignoring %s: not a target (%q)", m.Topic(), truncate(m.Payload()))
+			return
+		}
+		bundle = t.Bundle
+	}
+	d.mu.Lock()
+	d.targets[m.Topic()] = bundle
+	d.mu.Unlock()
+	d.poke()
+}
+
+func (d *Device) poke() {
+	select {
+	case d.wake <- struct{}{}:
+	default:
+	}
+}
+
+// want is the bundle the most specific target names.
+func (d *Device) want() string {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for _, topic := range d.targetTopics() {
+		if b := d.targets[topic]; b != "" {
+			return b
+		}
+	}
+	return ""
+}
+
+// apply fetches and installs bundle id. It reports whether a failure was
+// passing (worth a retry) rather than the bundle's fault.
+func (d *Device) apply(ctx context.Context, f *Fetcher, id string) (transient bool) {
+	d.state, d.bundle, d.progress = "downloading", id, nil
+	d.publishStatus(ctx)
+	defer func() { d.state, d.bundle, d.progress = "idle", "", nil; d.publishStatus(ctx) }()
+
+	h, err := f.Offer(ctx, id)
+	if err != nil {
+		if errors.Is(err, errTimeout) || ctx.Err() != nil {
+			d.event(id, "offer of bundle %.12s: %v; trying again later", id, err)
+			return true
+		}
+		d.reject(id, fmt.Errorf("offer: %w", err))
+		return false
+	}
+	if err := d.inst.Check(ctx, h); err != nil {
+		d.reject(id, err)
+		return false
+	}
+	if s, err := d.inst.Status(ctx); err == nil && s.Release != nil &&
+		s.Release.Name == h.Manifest.Name && s.Release.Version == h.Manifest.Version {
+		d.event(id, "%s %s already runs", h.Manifest.Name, h.Manifest.Version)
+		d.tried.set(id, updater.Committed)
+		return false
+	}
+	d.event(id, "downloading %s %s (%d bytes)", h.Manifest.Name, h.Manifest.Version, h.Manifest.Payload.Size)
+	lastSent := time.Time{}
+	path, st, err := f.Fetch(ctx, h, func(done, total int64) {
+		d.progress = &updater.Progress{Done: done, Total: total}
+		if time.Since(lastSent) > 500*time.Millisecond || done == total {
+			lastSent = time.Now()
+			d.publishStatus(ctx)
+		}
+	})
+	if err != nil {
+		if updater.OutcomeOf(err) == updater.Rejected {
+			os.Remove(path)
+			d.reject(id, err)
+			return false
+		}
+		d.event(id, "download of bundle %.12s: %v; resuming later", id, err)
+		return true
+	}
+	d.event(id, "downloaded bundle %.12s: %d chunks, %d verified from an earlier attempt, %d fetched, %d received twice",
+		id, st.Total, st.Resumed, st.Fetched, st.Duplicates)
+	d.state, d.progress = "installing", nil
+	d.publishStatus(ctx)
+	r, err := d.inst.InstallFrom(ctx, "bundle "+id[:12]+" from MQTT", BundleReader(h, path))
+	os.Remove(path)
+	if r == nil {
+		d.event(id, "install: %v", err)
+		return errors.Is(err, updater.ErrBusy)
+	}
+	d.tried.set(id, r.Outcome)
+	d.event(id, "%s: %s", r.Outcome, r.Reason)
+	return false
+}
+
+func (d *Device) reject(id string, err error) {
+	d.tried.set(id, updater.Rejected)
+	d.event(id, "rejected bundle %.12s: %v", id, err)
+	d.lastReject = &updater.LastResult{Bundle: id, Outcome: updater.Rejected, Reason: err.Error(), At: time.Now().UTC()}
+}
+
+// Event publishes a step event about the bundle under way; the updater's
+// log lines go here while the daemon runs.
+func (d *Device) Event(format string, args ...any) {
+	if d.client == nil {
+		return
+	}
+	msg := fmt.Sprintf(format, args...)
+	data, _ := json.Marshal(map[string]any{"at": time.Now().UTC(), "bundle": d.bundle, "message": msg})
+	d.client.Publish(d.cfg.Topics.Events(d.cfg.Device), 1, false, data)
+}
+
+// event publishes a progress or step event and logs it.
+func (d *Device) event(bundle, format string, args ...any) {
+	msg := fmt.Sprintf(format, args...)
+	d.log("mqtt: %s", msg)
+	if d.client == nil {
+		return
+	}
+	data, _ := json.Marshal(map[string]any{"at": time.Now().UTC(), "bundle": bundle, "message": msg})
+	d.client.Publish(d.cfg.Topics.Events(d.cfg.Device), 1, false, data)
+}
+
+// publishStatus publishes the retained status: the updater's, with what
+// the transport is doing.
+func (d *Device) publishStatus(ctx context.Context) {
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	s, err := d.inst.Status(sctx)
+	if err != nil {
+		s = &updater.Status{State: "failed"}
+	}
+	s.Device, s.Board, s.AgentVersion = d.cfg.Device, d.cfg.Board, d.cfg.AgentVersion
+	if d.state != "idle" {
+		s.State, s.Bundle, s.Progress = d.state, d.bundle, d.progress
+	}
+	if r := d.lastReject; r != nil && (s.LastResult == nil || r.At.After(s.LastResult.At)) {
+		s.LastResult = r
+		if d.state == "idle" {
+			s.State = "rejected"
+		}
+	}
+	data, _ := json.Marshal(s)
+	d.client.Publish(d.cfg.Topics.Status(d.cfg.Device), 1, true, data)
+}
+
+var hexSHA = regexp.MustCompile(`^[0-9a-f]{64}$`)
+
+func isID(s string) bool { return hexSHA.MatchString(s) }
+
+func truncate(b []byte) string {
+	if len(b) > 80 {
+		return string(b[:80]) + "..."
+	}
+	return string(b)
+}

@@ -1,0 +1,242 @@
+package mqtt
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"time"
+
+	"aead.dev/minisign"
+	paho "github.com/eclipse/paho.mqtt.golang"
+
+	"github.com/beamup/beamup/updater"
+)
+
+// Fetcher downloads bundles chunk by chunk from retained messages into a
+// staging directory, verifying every chunk before it is written. An
+// interrupted download resumes: chunks already on disk that verify are not
+// fetched again.
+type Fetcher struct {
+	Client paho.Client
+	Topics Topics
+	Keys   []minisign.PublicKey
+	Dir    string
+	// Window is how many chunks are asked for at once (default 8).
+	Window int
+	// Timeout is how long a requested retained message may take before it
+	// is asked for again (default 10s); with no progress for ten times as
+	// long, the download fails.
+	Timeout time.Duration
+	// Reconnected is signalled after the client reconnected: the broker
+	// forgot the subscriptions of a clean session.
+	Reconnected chan struct{}
+}
+
+// Stats say where a download's chunks came from.
+type Stats struct {
+	Total      int // chunks in the payload
+	Resumed    int // verified on disk from an earlier attempt
+	Fetched    int // received and verified now
+	Duplicates int // received for a chunk already verified
+}
+
+func (f *Fetcher) defaults() {
+	if f.Window <= 0 {
+		f.Window = 8
+	}
+	if f.Timeout <= 0 {
+		f.Timeout = 10 * time.Second
+	}
+}
+
+// Offer fetches a bundle's offer and verifies its signature; it trusts
+// nothing of it before.
+func (f *Fetcher) Offer(ctx context.Context, id string) (*updater.Header, error) {
+	f.defaults()
+	data, err := f.retained(ctx, f.Topics.Offer(id))
+	if err != nil {
+		return nil, err
+	}
+	var o Offer
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&o); err != nil {
+		return nil, fmt.Errorf("offer of bundle %.12s is not an offer: %w", id, err)
+	}
+	if got := updater.BundleID([]byte(o.Manifest)); got != id {
+		return nil, fmt.Errorf("offer of bundle %.12s carries the manifest of bundle %.12s", id, got)
+	}
+	return updater.VerifyManifest(f.Keys, []byte(o.Manifest), []byte(o.Signature))
+}
+
+// retained waits for the retained message on topic, asking again after
+// each Timeout, for three Timeouts at most.
+func (f *Fetcher) retained(ctx context.Context, topic string) ([]byte, error) {
+	got := make(chan []byte, 1)
+	handler := func(_ paho.Client, m paho.Message) {
+		select {
+		case got <- m.Payload():
+		default:
+		}
+	}
+	defer f.Client.Unsubscribe(topic)
+	for try := 0; try < 3; try++ {
+		if err := wait(ctx, f.Client.Subscribe(topic, 1, handler)); err != nil {
+			return nil, fmt.Errorf("subscribing to %s: %w", topic, err)
+		}
+		select {
+		case data := <-got:
+			return data, nil
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-f.Reconnected:
+		case <-time.After(f.Timeout):
+		}
+	}
+	return nil, fmt.Errorf("%s: %w", topic, errTimeout)
+}
+
+type arrival struct {
+	n    int
+	data []byte
+}
+
+// Fetch downloads the payload of a verified bundle and returns the path of
+// the payload file, whose every chunk has verified.
+func (f *Fetcher) Fetch(ctx context.Context, h *updater.Header, progress func(done, total int64)) (string, Stats, error) {
+	f.defaults()
+	p := h.Manifest.Payload
+	path := filepath.Join(f.Dir, h.ID()+".download")
+	if err := os.MkdirAll(f.Dir, 0o755); err != nil {
+		return "", Stats{}, err
+	}
+	file, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
+	if err != nil {
+		return "", Stats{}, fmt.Errorf("staging the download: %w", err)
+	}
+	defer file.Close()
+	if err := file.Truncate(p.Size); err != nil {
+		return "", Stats{}, fmt.Errorf("staging the download: %w", err)
+	}
+	st := Stats{Total: len(p.Chunks)}
+	done := make([]bool, st.Total)
+	buf := make([]byte, p.ChunkSize)
+	var have int64
+	for n := range done {
+		b := buf[:chunkLen(p, n)]
+		if _, err := file.ReadAt(b, int64(n)*p.ChunkSize); err == nil && sum(b) == p.Chunks[n] {
+			done[n] = true
+			st.Resumed++
+			have += int64(len(b))
+		}
+	}
+	if progress != nil {
+		progress(have, p.Size)
+	}
+
+	arrivals := make(chan arrival, f.Window)
+	handlerFor := func(n int) paho.MessageHandler {
+		return func(_ paho.Client, m paho.Message) {
+			select {
+			case arrivals <- arrival{n, m.Payload()}:
+			case <-ctx.Done():
+			}
+		}
+	}
+	pending := map[int]time.Time{}
+	ask := func(n int) {
+		pending[n] = time.Now()
+		f.Client.Subscribe(f.Topics.Chunk(h.ID(), n), 1, handlerFor(n))
+	}
+	next := 0
+	lastProgress := time.Now()
+	tick := time.NewTicker(f.Timeout / 4)
+	defer tick.Stop()
+	defer func() {
+		for n := range pending {
+			f.Client.Unsubscribe(f.Topics.Chunk(h.ID(), n))
+		}
+	}()
+	for remaining := st.Total - st.Resumed; remaining > 0; {
+		for len(pending) < f.Window && next < st.Total {
+			if !done[next] {
+				ask(next)
+			}
+			next++
+		}
+		select {
+		case a := <-arrivals:
+			if done[a.n] {
+				st.Duplicates++
+				continue
+			}
+			if _, ok := pending[a.n]; !ok {
+				continue
+			}
+			if got := sum(a.data); int64(len(a.data)) != chunkLen(p, a.n) || got != p.Chunks[a.n] {
+				return "", st, &updater.Error{Outcome: updater.Rejected,
+					Err: fmt.Errorf("chunk %d: %d bytes with sha256 %s, manifest says %s", a.n, len(a.data), got, p.Chunks[a.n])}
+			}
+			if _, err := file.WriteAt(a.data, int64(a.n)*p.ChunkSize); err != nil {
+				return "", st, fmt.Errorf("staging the download: %w", err)
+			}
+			delete(pending, a.n)
+			f.Client.Unsubscribe(f.Topics.Chunk(h.ID(), a.n))
+			done[a.n] = true
+			st.Fetched++
+			remaining--
+			have += int64(len(a.data))
+			lastProgress = time.Now()
+			if progress != nil {
+				progress(have, p.Size)
+			}
+		case <-f.Reconnected:
+			for n := range pending {
+				ask(n)
+			}
+		case now := <-tick.C:
+			if now.Sub(lastProgress) > 10*f.Timeout {
+				return "", st, fmt.Errorf("download of bundle %.12s stalled: no chunk for %s", h.ID(), now.Sub(lastProgress).Round(time.Second))
+			}
+			for n, at := range pending {
+				if now.Sub(at) > f.Timeout {
+					ask(n)
+				}
+			}
+		case <-ctx.Done():
+			return "", st, ctx.Err()
+		}
+	}
+	if err := file.Sync(); err != nil {
+		return "", st, fmt.Errorf("staging the download: %w", err)
+	}
+	return path, st, nil
+}
+
+func chunkLen(p updater.Payload, n int) int64 {
+	if rest := p.Size - int64(n)*p.ChunkSize; rest < p.ChunkSize {
+		return rest
+	}
+	return p.ChunkSize
+}
+
+func sum(b []byte) string {
+	s := sha256.Sum256(b)
+	return hex.EncodeToString(s[:])
+}
+
+// BundleReader streams a downloaded bundle in the bundle format, for
+// Updater.InstallFrom: the same path as a bundle file.
+func BundleReader(h *updater.Header, payload string) io.ReadCloser {
+	pr, pw := io.Pipe()
+	go func() {
+		pw.CloseWithError(updater.WriteBundle(pw, h.Raw, h.Signature, payload, h.Manifest))
+	}()
+	return pr
+}
