@@ -84,6 +84,7 @@ func run(t *testing.T, name string, args ...string) string {
 type device struct {
 	*otptest.Target
 	t        *testing.T
+	id       string
 	config   string
 	stateDir string
 	node     *beam.Client
@@ -92,6 +93,8 @@ type device struct {
 type deviceOpts struct {
 	soak   string
 	health string
+	// mqtt is an [mqtt] section for the configuration.
+	mqtt string
 }
 
 func newDevice(t *testing.T, vsn string, o deviceOpts) *device {
@@ -111,8 +114,9 @@ func newDevice(t *testing.T, vsn string, o deviceOpts) *device {
 		health = fmt.Sprintf("function = %q\n", o.health)
 	}
 	d.config = filepath.Join(t.TempDir(), "beamupd.toml")
+	d.id = fmt.Sprintf("dev-%d", time.Now().UnixNano()%1e9)
 	cfg := fmt.Sprintf(`[device]
-id = "test-device"
+id = %q
 board = "testboard"
 state_dir = %q
 
@@ -133,7 +137,7 @@ code_change_timeout = "5s"
 [health]
 %ssoak = %q
 interval = "200ms"
-`, d.stateDir, filepath.Join(keyDir, "release.pub"), tg.Node, tg.CookieFile, tg.EPMDPort, tg.Root, tg.Control(), health, o.soak)
+%s`, d.id, d.stateDir, filepath.Join(keyDir, "release.pub"), tg.Node, tg.CookieFile, tg.EPMDPort, tg.Root, tg.Control(), health, o.soak, o.mqtt)
 	if err := os.WriteFile(d.config, []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
 	}

@@ -201,6 +201,9 @@ func (f *Fetcher) Fetch(ctx context.Context, h *updater.Header, progress func(do
 				ask(n)
 			}
 		case now := <-tick.C:
+			if progress != nil {
+				progress(have, p.Size) // so that a stall shows the latest figure
+			}
 			if now.Sub(lastProgress) > 10*f.Timeout {
 				return "", st, fmt.Errorf("download of bundle %.12s stalled: no chunk for %s", h.ID(), now.Sub(lastProgress).Round(time.Second))
 			}

@@ -1,0 +1,342 @@
+package main_test
+
+import (
+	"archive/tar"
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	paho "github.com/eclipse/paho.mqtt.golang"
+
+	"github.com/beamup/beamup/internal/brokertest"
+	"github.com/beamup/beamup/internal/otptest"
+	"github.com/beamup/beamup/transport/mqtt"
+	"github.com/beamup/beamup/updater"
+)
+
+// daemon is a running beamupd run.
+type daemon struct {
+	cmd *exec.Cmd
+	mu  sync.Mutex
+	out bytes.Buffer
+}
+
+func (d *daemon) Write(p []byte) (int, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.out.Write(p)
+}
+
+func (d *daemon) log() string {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.out.String()
+}
+
+func (d *daemon) stop() {
+	if d.cmd.Process != nil {
+		d.cmd.Process.Kill()
+		d.cmd.Wait()
+	}
+}
+
+// run starts beamupd run on the device; it is stopped when the test ends.
+func (d *device) run() *daemon {
+	d.t.Helper()
+	beamupd, _ := bins(d.t)
+	dm := &daemon{cmd: exec.Command(beamupd, "run", "--config", d.config)}
+	dm.cmd.Stdout, dm.cmd.Stderr = dm, dm
+	if err := dm.cmd.Start(); err != nil {
+		d.t.Fatal(err)
+	}
+	d.t.Cleanup(dm.stop)
+	return dm
+}
+
+func mqttSection(broker string, groups ...string) string {
+	q := make([]string, len(groups))
+	for i, g := range groups {
+		q[i] = fmt.Sprintf("%q", g)
+	}
+	return fmt.Sprintf("\n[mqtt]\nbroker = %q\ngroups = [%s]\n", broker, strings.Join(q, ", "))
+}
+
+// waitStatus waits for the device's retained status to satisfy ok.
+func waitStatus(t *testing.T, broker, device string, dm *daemon, ok func(updater.Status) bool) updater.Status {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	c, err := mqtt.Connect(ctx, mqtt.Options{Broker: broker, ClientID: fmt.Sprintf("test-%d", time.Now().UnixNano())})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Disconnect(100)
+	var got, last updater.Status
+	found := false
+	wctx, stop := context.WithCancel(ctx)
+	mqtt.WatchStatus(wctx, c, mqtt.Topics{Prefix: "beamup"}, device, func(s updater.Status) {
+		last = s
+		if ok(s) {
+			got, found = s, true
+			stop()
+		}
+	})
+	stop()
+	if !found {
+		t.Fatalf("device %s: status never matched; last %+v\ndaemon log:\n%s", device, last, dm.log())
+	}
+	return got
+}
+
+func committedOn(vsn string) func(updater.Status) bool {
+	return func(s updater.Status) bool {
+		return s.State == "committed" && s.Release != nil && s.Release.Version == vsn
+	}
+}
+
+func publishBundle(t *testing.T, broker, bundle string, target ...string) string {
+	t.Helper()
+	_, beamup := bins(t)
+	args := append(append([]string{"publish", "--broker", broker}, target...), bundle)
+	out := run(t, beamup, args...)
+	var id string
+	fmt.Sscanf(out, "published bundle %s", &id)
+	return id
+}
+
+// A bundle published to a group upgrades a device that follows it, and a
+// device that connects only later gets it too.
+func TestMQTTFleetUpgrade(t *testing.T) {
+	t.Parallel()
+	broker := brokertest.Start(t, nil)
+	url := broker.URL("mqtt")
+	a := newDevice(t, "1.0.0", deviceOpts{mqtt: mqttSection(url, "line1")})
+	b := newDevice(t, "1.0.0", deviceOpts{mqtt: mqttSection(url, "line1")})
+	da := a.run()
+	publishBundle(t, url, signed(t, "1.1.0", "--chunk-size", "262144"), "--group", "line1")
+	s := waitStatus(t, url, a.id, da, committedOn("1.1.0"))
+	if s.LastResult == nil || s.LastResult.Outcome != updater.Committed || s.Device != a.id || s.AgentVersion == "" {
+		t.Errorf("status %+v", s)
+	}
+	if v := a.runningApp(); v != "1.1.0" {
+		t.Errorf("device a runs gauge %s", v)
+	}
+	db := b.run()
+	waitStatus(t, url, b.id, db, committedOn("1.1.0"))
+
+	// The fleet view lists both.
+	_, beamup := bins(t)
+	out := run(t, beamup, "status", "--broker", url)
+	for _, id := range []string{a.id, b.id} {
+		if !strings.Contains(out, id) || !strings.Contains(out, "gauge 1.1.0") {
+			t.Errorf("beamup status does not show %s on 1.1.0:\n%s", id, out)
+		}
+	}
+}
+
+// The broker dies while a device downloads and comes back: the device
+// resumes, and no chunk it had verified is fetched again.
+func TestMQTTBrokerKilledDuringDownload(t *testing.T) {
+	t.Parallel()
+	broker := brokertest.Start(t, nil)
+	url := broker.URL("mqtt")
+	d := newDevice(t, "1.0.0", deviceOpts{mqtt: mqttSection(url)})
+	bundle := signed(t, "1.1.0", "--chunk-size", "65536")
+	h := readHeader(t, bundle)
+	chunks := readChunks(t, bundle, h)
+
+	// An upload that is under way: the offer, the target and half the
+	// chunks are on the broker.
+	half := len(chunks) / 2
+	c := connect(t, url)
+	tp := mqtt.Topics{Prefix: "beamup"}
+	for n := 0; n < half; n++ {
+		pub(t, c, tp.Chunk(h.ID(), n), chunks[n])
+	}
+	offer, _ := json.Marshal(mqtt.Offer{Manifest: string(h.Raw), Signature: string(h.Signature)})
+	pub(t, c, tp.Offer(h.ID()), offer)
+	pub(t, c, tp.GroupTarget("all"), []byte(`{"bundle":"`+h.ID()+`"}`))
+	c.Disconnect(100)
+
+	dm := d.run()
+	waitStatus(t, url, d.id, dm, func(s updater.Status) bool {
+		return s.State == "downloading" && s.Progress != nil && s.Progress.Done >= int64(half)*65536
+	})
+	broker.Kill()
+	time.Sleep(time.Second)
+	broker.Restart()
+	c = connect(t, url)
+	for n := half; n < len(chunks); n++ {
+		pub(t, c, tp.Chunk(h.ID(), n), chunks[n])
+	}
+	c.Disconnect(100)
+
+	waitStatus(t, url, d.id, dm, committedOn("1.1.0"))
+	want := fmt.Sprintf("%d chunks, 0 verified from an earlier attempt, %d fetched, 0 received twice", len(chunks), len(chunks))
+	if !strings.Contains(dm.log(), want) || !strings.Contains(dm.log(), "lost") {
+		t.Errorf("the daemon log does not show a lost connection and every chunk fetched once (%q):\n%s", want, dm.log())
+	}
+}
+
+// Bad offers, bad chunks and garbage are refused or ignored with a reason;
+// the daemon keeps running and installs nothing.
+func TestMQTTBadInput(t *testing.T) {
+	t.Parallel()
+	broker := brokertest.Start(t, nil)
+	url := broker.URL("mqtt")
+	d := newDevice(t, "1.0.0", deviceOpts{mqtt: mqttSection(url)})
+	dm := d.run()
+	tp := mqtt.Topics{Prefix: "beamup"}
+	c := connect(t, url)
+	defer c.Disconnect(100)
+
+	// Garbage on every topic the device reads.
+	junk := []byte("\x00garbage{")
+	for _, topic := range []string{tp.GroupTarget("all"), tp.DeviceTarget(d.id), tp.Offer(strings.Repeat("a", 64)),
+		tp.Chunk(strings.Repeat("a", 64), 0), "beamup/devices/" + d.id + "/status"} {
+		pub(t, c, topic, junk)
+	}
+	// A target naming a bundle whose offer is junk.
+	pub(t, c, tp.DeviceTarget(d.id), []byte(`{"bundle":"`+strings.Repeat("a", 64)+`"}`))
+	waitStatus(t, url, d.id, dm, func(s updater.Status) bool {
+		return s.State == "rejected" && s.LastResult != nil && strings.Contains(s.LastResult.Reason, "not an offer")
+	})
+
+	// An offer signed with another key.
+	_, beamup := bins(t)
+	other := t.TempDir() + "/other.bundle"
+	run(t, beamup, "bundle", "--key", keyDir+"/other.key", "--release", otptest.Tarball(t, "1.1.0"), "-o", other)
+	id := publishBundle(t, url, other, "--device", d.id)
+	waitStatus(t, url, d.id, dm, func(s updater.Status) bool {
+		return s.State == "rejected" && s.LastResult != nil && s.LastResult.Bundle == id &&
+			strings.Contains(s.LastResult.Reason, "not signed by a trusted key")
+	})
+
+	// A chunk with wrong bytes: the bundle goes to a group this device
+	// does not follow, a chunk is overwritten, then the device is pointed
+	// at it.
+	good := signed(t, "1.1.0", "--chunk-size", "262144")
+	id = publishBundle(t, url, good, "--group", "elsewhere")
+	h := readHeader(t, good)
+	pub(t, c, tp.Chunk(id, 3), bytes.Repeat([]byte{1}, int(h.Manifest.Payload.ChunkSize)))
+	pub(t, c, tp.DeviceTarget(d.id), []byte(`{"bundle":"`+id+`"}`))
+	waitStatus(t, url, d.id, dm, func(s updater.Status) bool {
+		return s.State == "rejected" && s.LastResult != nil && s.LastResult.Bundle == id &&
+			strings.Contains(s.LastResult.Reason, "chunk 3")
+	})
+	if v := d.runningApp(); v != "1.0.0" {
+		t.Errorf("gauge %s runs, want 1.0.0", v)
+	}
+	if dm.cmd.ProcessState != nil {
+		t.Errorf("the daemon exited:\n%s", dm.log())
+	}
+	if !strings.Contains(dm.log(), "ignoring beamup/targets/all: not a target") {
+		t.Errorf("the daemon did not say it ignored the junk target:\n%s", dm.log())
+	}
+}
+
+// A bundle that reverted is tried once: after a restart of beamupd the
+// retained target still names it, and nothing is downloaded again.
+func TestMQTTRevertedBundleIsTriedOnce(t *testing.T) {
+	t.Parallel()
+	broker := brokertest.Start(t, nil)
+	url := broker.URL("mqtt")
+	d := newDevice(t, "1.0.0", deviceOpts{mqtt: mqttSection(url)})
+	if code, out := d.beamupd("install", signed(t, "1.1.0")); code != 0 {
+		t.Fatalf("install 1.1.0: %d\n%s", code, out)
+	}
+	dm := d.run()
+	id := publishBundle(t, url, signed(t, "1.2.0"), "--device", d.id)
+	waitStatus(t, url, d.id, dm, func(s updater.Status) bool {
+		return s.State == "reverted" && s.LastResult != nil && s.LastResult.Bundle == id
+	})
+	dm.stop()
+	dm2 := d.run()
+	deadline := time.Now().Add(30 * time.Second)
+	for !strings.Contains(dm2.log(), "not tried again") {
+		if time.Now().After(deadline) {
+			t.Fatalf("the restarted daemon did not say it skips the bundle:\n%s", dm2.log())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if strings.Contains(dm2.log(), "downloading") || strings.Contains(dm2.log(), "verified bundle") {
+		t.Errorf("the restarted daemon fetched the bundle again:\n%s", dm2.log())
+	}
+	if v := d.runningApp(); v != "1.1.0" {
+		t.Errorf("gauge %s runs, want 1.1.0", v)
+	}
+}
+
+func connect(t *testing.T, url string) paho.Client {
+	t.Helper()
+	c, err := mqtt.Connect(context.Background(), mqtt.Options{Broker: url, ClientID: fmt.Sprintf("test-%d", time.Now().UnixNano())})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func pub(t *testing.T, c paho.Client, topic string, payload []byte) {
+	t.Helper()
+	tok := c.Publish(topic, 1, true, payload)
+	if !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+		t.Fatalf("publishing %s: %v", topic, tok.Error())
+	}
+}
+
+func readHeader(t *testing.T, bundle string) *updater.Header {
+	t.Helper()
+	f, err := os.Open(bundle)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	h, err := updater.ReadHeader(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h
+}
+
+// readChunks returns the payload of a bundle cut into its chunks.
+func readChunks(t *testing.T, bundle string, h *updater.Header) [][]byte {
+	t.Helper()
+	f, err := os.Open(bundle)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	tr := tar.NewReader(f)
+	var payload []byte
+	for {
+		th, err := tr.Next()
+		if err != nil {
+			t.Fatalf("no payload in %s: %v", bundle, err)
+		}
+		if th.Name == h.Manifest.Payload.Path {
+			payload, _ = io.ReadAll(tr)
+			break
+		}
+	}
+	p := h.Manifest.Payload
+	var out [][]byte
+	for off := int64(0); off < p.Size; off += p.ChunkSize {
+		out = append(out, payload[off:min(off+p.ChunkSize, p.Size)])
+	}
+	for n, c := range out {
+		if s := sha256.Sum256(c); hex.EncodeToString(s[:]) != p.Chunks[n] {
+			t.Fatalf("chunk %d of the bundle does not match its manifest", n)
+		}
+	}
+	return out
+}
