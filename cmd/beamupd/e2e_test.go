@@ -659,3 +659,9 @@ func TestLingeringOldCodeIsNotCommitted(t *testing.T) {
 		t.Errorf("gauge %s runs, want 1.0.0", v)
 	}
 }
+
+// execOut runs a command and returns its combined output and error.
+func execOut(name string, args ...string) (string, error) {
+	out, err := exec.Command(name, args...).CombinedOutput()
+	return string(out), err
+}

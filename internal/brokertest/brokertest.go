@@ -45,6 +45,11 @@ func Start(t testing.TB, tls *TLS) *Mosquitto {
 		"autosave_on_changes true",
 		"log_dest stderr",
 	}
+	if os.Geteuid() == 0 {
+		// As root mosquitto would switch to its own user, which cannot
+		// read the test's private directories.
+		conf = append(conf, "user root")
+	}
 	if tls != nil {
 		conf = append(conf, "cafile "+tls.CAFile, "certfile "+tls.CertFile, "keyfile "+tls.KeyFile,
 			"require_certificate true")
@@ -59,7 +64,9 @@ func Start(t testing.TB, tls *TLS) *Mosquitto {
 }
 
 // URL is the broker's address for beamup.
-func (m *Mosquitto) URL(scheme string) string { return fmt.Sprintf("%s://127.0.0.1:%d", scheme, m.Port) }
+func (m *Mosquitto) URL(scheme string) string {
+	return fmt.Sprintf("%s://127.0.0.1:%d", scheme, m.Port)
+}
 
 // Restart starts the broker again after Kill and waits until it listens.
 func (m *Mosquitto) Restart() {
