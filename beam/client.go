@@ -62,6 +62,7 @@ func init() {
 // by every Client: ergo keeps per-node state in package variables, so two
 // ergo nodes in one process race.
 var (
+	monitorMu sync.Mutex
 	sharedMu  sync.Mutex
 	shared    node.Node
 	registrar = &resolveOnly{ports: map[string]int{}}
@@ -156,7 +157,11 @@ func (c *Client) Call(ctx context.Context, mod, fun string, args ...etf.Term) (e
 	ch := make(chan result, 1)
 	c.mu.Lock()
 	if !c.monitor {
+		// ergo's MonitorNode reports an unreachable node by deleting from
+		// a map under a read lock: two at once race. One at a time.
+		monitorMu.Lock()
 		c.proc.MonitorNode(c.opts.Node)
+		monitorMu.Unlock()
 		c.monitor = true
 	}
 	c.pending[ref] = ch

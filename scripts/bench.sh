@@ -121,3 +121,40 @@ printf '| apply 1.0.0 -> 1.1.0, bundle on disk to committed (median of %d) | %s 
 printf '| longest gauge_counter call during the upgrade (1 kHz probe, median of %d) | %.1f ms | %.1f ms (same calls from the script) | %.2f | <= 5 ms |\n' "$rounds" "$pa" "$pb" "$(echo "$pa / $pb" | bc -l)"
 printf '| verify 256 MiB payload | %.0f MiB/s | %.0f MiB/s (sha256sum) | %.2f | >= 0.9 |\n' "$(echo "256 / $vsec" | bc -l)" "$(echo "256 / $ssec" | bc -l)" "$(echo "$ssec / $vsec" | bc -l)"
 printf '| peak RSS of beamup verify, 256 MiB payload | %s KiB | | | <= 32 MiB |\n' "$vrss"
+
+# MQTT: a 64 MiB payload over loopback, and fleets of simulated devices.
+echo "MQTT: publishing a 64 MiB bundle to a fresh mosquitto..." >&2
+mport=$((20000 + RANDOM % 20000))
+mkdir -p "$work/mosq"
+printf 'listener %s 127.0.0.1\nallow_anonymous true\npersistence false\nmax_queued_messages 0\n' "$mport" >"$work/mosq/conf"
+[ "$(id -u)" = 0 ] && echo "user root" >>"$work/mosq/conf"
+mosquitto -c "$work/mosq/conf" >"$work/mosq/log" 2>&1 &
+mpid=$!
+trap 'kill $mpid 2>/dev/null; cleanup' EXIT
+sleep 0.5
+broker=mqtt://127.0.0.1:$mport
+go build -o "$work/mqttfetch" "$top/scripts/bench/mqttfetch"
+head -c $((64 << 20)) /dev/urandom >"$work/p64.bin"
+"$bin/beamup" bundle --key "$work/k.key" --agent "$work/p64.bin" --version 1 --arch amd64 -o "$work/p64.bundle" >/dev/null
+id=$("$bin/beamup" publish --broker "$broker" --group bench "$work/p64.bundle" 2>/dev/null | awk '{print $3}')
+declare -a mf ms
+for _ in 1 2 3; do
+	mf+=("$("$work/mqttfetch" -broker "$broker" -bundle "$id" -pub "$work/k.pub" -dir "$work/fetch")")
+	t0=$(now)
+	mosquitto_sub -h 127.0.0.1 -p "$mport" -q 1 -C 64 -t "beamup/bundles/$id/chunks/#" >/dev/null
+	t1=$(now)
+	ms+=("$(echo "scale=3; ($t1 - $t0) / 1000000000" | bc)")
+done
+f=$(printf '%s\n' "${mf[@]}" | median)
+s=$(printf '%s\n' "${ms[@]}" | median)
+printf '| MQTT: 64 MiB payload, receive and verify into staging (median of 3) | %.0f MiB/s | %.0f MiB/s (mosquitto_sub, same retained chunks, to /dev/null) | %.2f | >= 0.8 |\n' \
+	"$(echo "64 / $f" | bc -l)" "$(echo "64 / $s" | bc -l)" "$(echo "$s / $f" | bc -l)"
+
+head -c $((8 << 20)) /dev/urandom >"$work/p8.bin"
+"$bin/beamup" bundle --key "$work/k.key" --agent "$work/p8.bin" --version 2 --arch amd64 -o "$work/p8.bundle" >/dev/null
+id8=$("$bin/beamup" publish --broker "$broker" --group bench8 "$work/p8.bundle" 2>/dev/null | awk '{print $3}')
+printf '\n| simulated devices, one process, 8 MiB bundle | seconds to the whole fleet verified | MiB the broker sent per second |\n|---|---|---|\n'
+for n in ${FLEET:-10 100 500}; do
+	secs=$("$work/mqttfetch" -broker "$broker" -bundle "$id8" -pub "$work/k.pub" -devices "$n" -dir "$work/fleet")
+	printf '| %d | %.2f | %.0f |\n' "$n" "$secs" "$(echo "$n * 8 / $secs" | bc -l)"
+done

@@ -1,0 +1,70 @@
+// Command mqttfetch is make bench's device side for MQTT: N simulated
+// devices in one process, each with its own connection and staging
+// directory, fetch and verify one bundle through transport/mqtt's Fetcher
+// (offer, signature, every chunk). It prints the seconds until the last
+// one has verified the whole payload.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/beamup/beamup/transport/mqtt"
+	"github.com/beamup/beamup/updater"
+)
+
+func main() {
+	broker := flag.String("broker", "mqtt://127.0.0.1:1883", "broker")
+	id := flag.String("bundle", "", "bundle id")
+	pub := flag.String("pub", "", "public key")
+	devices := flag.Int("devices", 1, "simulated devices")
+	dir := flag.String("dir", os.TempDir(), "staging root")
+	flag.Parse()
+	keys, err := updater.LoadPublicKeys([]string{*pub})
+	if err != nil {
+		fail(err)
+	}
+	ctx := context.Background()
+	start := time.Now()
+	var wg sync.WaitGroup
+	errs := make(chan error, *devices)
+	for i := 0; i < *devices; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			c, err := mqtt.Connect(ctx, mqtt.Options{Broker: *broker, ClientID: fmt.Sprintf("sim-%d-%d", os.Getpid(), i)})
+			if err != nil {
+				errs <- err
+				return
+			}
+			defer c.Disconnect(100)
+			staging := filepath.Join(*dir, fmt.Sprint(i))
+			defer os.RemoveAll(staging)
+			f := &mqtt.Fetcher{Client: c, Topics: mqtt.Topics{Prefix: "beamup"}, Keys: keys, Dir: staging}
+			h, err := f.Offer(ctx, *id)
+			if err != nil {
+				errs <- err
+				return
+			}
+			if _, _, err := f.Fetch(ctx, h, nil); err != nil {
+				errs <- err
+			}
+		}(i)
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		fail(err)
+	}
+	fmt.Printf("%.3f\n", time.Since(start).Seconds())
+}
+
+func fail(err error) {
+	fmt.Fprintln(os.Stderr, "mqttfetch:", err)
+	os.Exit(1)
+}
