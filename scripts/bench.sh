@@ -126,7 +126,7 @@ printf '| peak RSS of beamup verify, 256 MiB payload | %s KiB | | | <= 32 MiB |\
 echo "MQTT: publishing a 64 MiB bundle to a fresh mosquitto..." >&2
 mport=$((20000 + RANDOM % 20000))
 mkdir -p "$work/mosq"
-printf 'listener %s 127.0.0.1\nallow_anonymous true\npersistence false\nmax_queued_messages 0\n' "$mport" >"$work/mosq/conf"
+printf 'listener %s 127.0.0.1\nallow_anonymous true\npersistence false\nmax_queued_messages 0\nset_tcp_nodelay true\n' "$mport" >"$work/mosq/conf"
 [ "$(id -u)" = 0 ] && echo "user root" >>"$work/mosq/conf"
 mosquitto -c "$work/mosq/conf" >"$work/mosq/log" 2>&1 &
 mpid=$!

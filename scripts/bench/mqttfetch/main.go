@@ -23,6 +23,7 @@ func main() {
 	id := flag.String("bundle", "", "bundle id")
 	pub := flag.String("pub", "", "public key")
 	devices := flag.Int("devices", 1, "simulated devices")
+	window := flag.Int("window", 0, "chunks asked for at once (0: the Fetcher default)")
 	dir := flag.String("dir", os.TempDir(), "staging root")
 	flag.Parse()
 	keys, err := updater.LoadPublicKeys([]string{*pub})
@@ -45,7 +46,7 @@ func main() {
 			defer c.Disconnect(100)
 			staging := filepath.Join(*dir, fmt.Sprint(i))
 			defer os.RemoveAll(staging)
-			f := &mqtt.Fetcher{Client: c, Topics: mqtt.Topics{Prefix: "beamup"}, Keys: keys, Dir: staging}
+			f := &mqtt.Fetcher{Client: c, Topics: mqtt.Topics{Prefix: "beamup"}, Keys: keys, Dir: staging, Window: *window}
 			h, err := f.Offer(ctx, *id)
 			if err != nil {
 				errs <- err
