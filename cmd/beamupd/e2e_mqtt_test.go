@@ -123,7 +123,7 @@ func TestMQTTFleetUpgrade(t *testing.T) {
 	a := newDevice(t, "1.0.0", deviceOpts{mqtt: mqttSection(url, "line1")})
 	b := newDevice(t, "1.0.0", deviceOpts{mqtt: mqttSection(url, "line1")})
 	da := a.run()
-	publishBundle(t, url, signed(t, "1.1.0", "--chunk-size", "262144"), "--group", "line1")
+	id := publishBundle(t, url, signed(t, "1.1.0", "--chunk-size", "262144"), "--group", "line1")
 	s := waitStatus(t, url, a.id, da, committedOn("1.1.0"))
 	if s.LastResult == nil || s.LastResult.Outcome != updater.Committed || s.Device != a.id || s.AgentVersion == "" {
 		t.Errorf("status %+v", s)
@@ -137,11 +137,43 @@ func TestMQTTFleetUpgrade(t *testing.T) {
 	// The fleet view lists both.
 	_, beamup := bins(t)
 	out := run(t, beamup, "status", "--broker", url)
-	for _, id := range []string{a.id, b.id} {
-		if !strings.Contains(out, id) || !strings.Contains(out, "gauge 1.1.0") {
-			t.Errorf("beamup status does not show %s on 1.1.0:\n%s", id, out)
+	for _, dev := range []string{a.id, b.id} {
+		if !strings.Contains(out, dev) || !strings.Contains(out, "gauge 1.1.0") {
+			t.Errorf("beamup status does not show %s on 1.1.0:\n%s", dev, out)
 		}
 	}
+
+	// Retract with purge leaves nothing of the bundle on the broker.
+	out = run(t, beamup, "retract", "--broker", url, "--group", "line1", "--purge")
+	if !strings.Contains(out, "purged bundle "+id) {
+		t.Errorf("retract: %s", out)
+	}
+	if left := retainedUnder(t, url, "beamup/targets/line1", "beamup/bundles/"+id+"/#"); len(left) > 0 {
+		t.Errorf("retained after retract --purge: %v", left)
+	}
+}
+
+// retainedUnder lists the topics with a retained message under the
+// filters.
+func retainedUnder(t *testing.T, url string, filters ...string) []string {
+	t.Helper()
+	c := connect(t, url)
+	defer c.Disconnect(100)
+	var mu sync.Mutex
+	var topics []string
+	for _, f := range filters {
+		c.Subscribe(f, 1, func(_ paho.Client, m paho.Message) {
+			if m.Retained() && len(m.Payload()) > 0 {
+				mu.Lock()
+				topics = append(topics, m.Topic())
+				mu.Unlock()
+			}
+		}).Wait()
+	}
+	time.Sleep(time.Second)
+	mu.Lock()
+	defer mu.Unlock()
+	return topics
 }
 
 // The broker dies while a device downloads and comes back: the device
