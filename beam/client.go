@@ -65,7 +65,7 @@ var (
 	monitorMu sync.Mutex
 	sharedMu  sync.Mutex
 	shared    node.Node
-	registrar = &resolveOnly{ports: map[string]int{}}
+	registrar = &resolveOnly{ports: map[string]int{}, routed: map[string]bool{}}
 )
 
 // goNode starts the shared node on first use. Its name takes the host part
@@ -258,23 +258,30 @@ func (m *mailbox) HandleInfo(p *gen.ServerProcess, message etf.Term) gen.ServerS
 // the epmd port that the BEAM node's epmd needs. Each node is looked up in
 // the epmd on its own port.
 type resolveOnly struct {
-	node.Registrar // the methods not overridden here are never used
-	mu             sync.Mutex
+	node.Registrar            // the methods not overridden here are never used
+	mu             sync.Mutex // guards ports; taken by Resolve under ergo's locks
 	ports          map[string]int
+	routeMu        sync.Mutex // guards routed; held while calling ergo
+	routed         map[string]bool
 }
 
 // route sets how to reach opts.Node: its epmd port and its cookie. Routes
 // are set once per node: changing a route drops the node's connection.
+// ergo calls Resolve with its own locks held, so r.mu is never held while
+// calling into ergo: routeMu orders the route changes instead.
 func (r *resolveOnly) route(n node.Node, opts Options) error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if _, ok := r.ports[opts.Node]; ok {
+	r.routeMu.Lock()
+	defer r.routeMu.Unlock()
+	if r.routed[opts.Node] {
 		return nil
 	}
+	r.mu.Lock()
+	r.ports[opts.Node] = opts.EPMDPort
+	r.mu.Unlock()
 	if err := n.AddStaticRouteOptions(opts.Node, node.RouteOptions{Cookie: opts.Cookie}); err != nil {
 		return fmt.Errorf("routing to %s: %w", opts.Node, err)
 	}
-	r.ports[opts.Node] = opts.EPMDPort
+	r.routed[opts.Node] = true
 	return nil
 }
 

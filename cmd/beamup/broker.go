@@ -39,6 +39,16 @@ func (b *brokerFlags) connect(ctx context.Context) (paho.Client, mqtt.Topics, er
 	return c, mqtt.Topics{Prefix: b.prefix}, err
 }
 
+// with connects, runs f and disconnects.
+func (b *brokerFlags) with(ctx context.Context, f func(paho.Client, mqtt.Topics) error) error {
+	c, t, err := b.connect(ctx)
+	if err != nil {
+		return err
+	}
+	defer c.Disconnect(250)
+	return f(c, t)
+}
+
 // targetTopic is the topic of --group G or --device ID.
 func targetTopic(t mqtt.Topics, group, device string) (string, error) {
 	switch {

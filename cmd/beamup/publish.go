@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 
+	paho "github.com/eclipse/paho.mqtt.golang"
 	"github.com/peterbourgon/ff/v3/ffcli"
 	"github.com/schollz/progressbar/v3"
 	"golang.org/x/term"
@@ -28,33 +29,30 @@ func publishCommand(stdout, stderr io.Writer) *ffcli.Command {
 			if len(args) != 1 {
 				return usageError("publish needs one bundle")
 			}
-			c, t, err := b.connect(ctx)
-			if err != nil {
-				return err
-			}
-			defer c.Disconnect(250)
-			topic, err := targetTopic(t, *group, *device)
-			if err != nil {
-				return err
-			}
-			var progress func(done, total int64)
-			if f, ok := stderr.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
-				var bar *progressbar.ProgressBar
-				progress = func(done, total int64) {
-					if bar == nil {
-						bar = progressbar.NewOptions64(total, progressbar.OptionSetWriter(stderr),
-							progressbar.OptionShowBytes(true), progressbar.OptionSetDescription("publishing"),
-							progressbar.OptionClearOnFinish())
-					}
-					bar.Set64(done)
+			return b.with(ctx, func(c paho.Client, t mqtt.Topics) error {
+				topic, err := targetTopic(t, *group, *device)
+				if err != nil {
+					return err
 				}
-			}
-			id, err := mqtt.Publish(ctx, c, t, args[0], topic, progress)
-			if err != nil {
-				return err
-			}
-			fmt.Fprintf(stdout, "published bundle %s to %s\n", id, topic)
-			return nil
+				var progress func(done, total int64)
+				if f, ok := stderr.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+					var bar *progressbar.ProgressBar
+					progress = func(done, total int64) {
+						if bar == nil {
+							bar = progressbar.NewOptions64(total, progressbar.OptionSetWriter(stderr),
+								progressbar.OptionShowBytes(true), progressbar.OptionSetDescription("publishing"),
+								progressbar.OptionClearOnFinish())
+						}
+						bar.Set64(done)
+					}
+				}
+				id, err := mqtt.Publish(ctx, c, t, args[0], topic, progress)
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(stdout, "published bundle %s to %s\n", id, topic)
+				return nil
+			})
 		},
 	}
 }
@@ -71,28 +69,25 @@ func retractCommand(stdout io.Writer) *ffcli.Command {
 		ShortHelp:  "clear a target; --purge also the bundle it named",
 		FlagSet:    fs,
 		Exec: func(ctx context.Context, args []string) error {
-			c, t, err := b.connect(ctx)
-			if err != nil {
-				return err
-			}
-			defer c.Disconnect(250)
-			topic, err := targetTopic(t, *group, *device)
-			if err != nil {
-				return err
-			}
-			id, err := mqtt.Retract(ctx, c, t, topic, *purge)
-			if err != nil {
-				return err
-			}
-			switch {
-			case id == "":
-				fmt.Fprintf(stdout, "cleared %s (it named no bundle)\n", topic)
-			case *purge:
-				fmt.Fprintf(stdout, "cleared %s and purged bundle %s\n", topic, id)
-			default:
-				fmt.Fprintf(stdout, "cleared %s (was bundle %s)\n", topic, id)
-			}
-			return nil
+			return b.with(ctx, func(c paho.Client, t mqtt.Topics) error {
+				topic, err := targetTopic(t, *group, *device)
+				if err != nil {
+					return err
+				}
+				id, err := mqtt.Retract(ctx, c, t, topic, *purge)
+				if err != nil {
+					return err
+				}
+				switch {
+				case id == "":
+					fmt.Fprintf(stdout, "cleared %s (it named no bundle)\n", topic)
+				case *purge:
+					fmt.Fprintf(stdout, "cleared %s and purged bundle %s\n", topic, id)
+				default:
+					fmt.Fprintf(stdout, "cleared %s (was bundle %s)\n", topic, id)
+				}
+				return nil
+			})
 		},
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	paho "github.com/eclipse/paho.mqtt.golang"
 	"github.com/peterbourgon/ff/v3/ffcli"
 
 	"github.com/beamup/beamup/transport/mqtt"
@@ -29,43 +30,40 @@ func statusCommand(stdout io.Writer) *ffcli.Command {
 		ShortHelp:  "the fleet's devices, one line each",
 		FlagSet:    fs,
 		Exec: func(ctx context.Context, args []string) error {
-			c, t, err := b.connect(ctx)
-			if err != nil {
-				return err
-			}
-			defer c.Disconnect(250)
-			print := func(s updater.Status) {
+			return b.with(ctx, func(c paho.Client, t mqtt.Topics) error {
+				print := func(s updater.Status) {
+					if *asJSON {
+						json.NewEncoder(stdout).Encode(s)
+						return
+					}
+					fmt.Fprintln(stdout, statusLine(s))
+				}
+				if *watch {
+					return mqtt.WatchStatus(ctx, c, t, *device, print)
+				}
+				wctx, cancel := context.WithTimeout(ctx, *settle)
+				defer cancel()
+				seen := map[string]updater.Status{}
+				mqtt.WatchStatus(wctx, c, t, *device, func(s updater.Status) { seen[s.Device] = s })
+				var ids []string
+				for id := range seen {
+					ids = append(ids, id)
+				}
+				sort.Strings(ids)
 				if *asJSON {
-					json.NewEncoder(stdout).Encode(s)
-					return
+					for _, id := range ids {
+						print(seen[id])
+					}
+					return nil
 				}
-				fmt.Fprintln(stdout, statusLine(s))
-			}
-			if *watch {
-				return mqtt.WatchStatus(ctx, c, t, *device, print)
-			}
-			wctx, cancel := context.WithTimeout(ctx, *settle)
-			defer cancel()
-			seen := map[string]updater.Status{}
-			mqtt.WatchStatus(wctx, c, t, *device, func(s updater.Status) { seen[s.Device] = s })
-			var ids []string
-			for id := range seen {
-				ids = append(ids, id)
-			}
-			sort.Strings(ids)
-			if *asJSON {
+				tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+				fmt.Fprintln(tw, "DEVICE\tBOARD\tRELEASE\tSTATE\tLAST RESULT")
 				for _, id := range ids {
-					print(seen[id])
+					s := seen[id]
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", s.Device, s.Board, release(s), s.State, last(s))
 				}
-				return nil
-			}
-			tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "DEVICE\tBOARD\tRELEASE\tSTATE\tLAST RESULT")
-			for _, id := range ids {
-				s := seen[id]
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", s.Device, s.Board, release(s), s.State, last(s))
-			}
-			return tw.Flush()
+				return tw.Flush()
+			})
 		},
 	}
 }
