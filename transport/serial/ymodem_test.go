@@ -1,0 +1,130 @@
+package serial
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/beamup/beamup/internal/otptest"
+)
+
+func TestCRC16(t *testing.T) {
+	if got := crc16([]byte("123456789")); got != 0x31c3 {
+		t.Errorf("crc16 = %04x, want 31c3 (CRC-16/XMODEM check value)", got)
+	}
+}
+
+// ptyPair starts socat with two linked pseudo-terminals and returns their
+// paths; socat stops when the test ends.
+func ptyPair(t *testing.T) (string, string) {
+	t.Helper()
+	otptest.Require(t, "socat")
+	dir := t.TempDir()
+	a, b := filepath.Join(dir, "a"), filepath.Join(dir, "b")
+	cmd := exec.Command("socat", "pty,raw,echo=0,link="+a, "pty,raw,echo=0,link="+b)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	for i := 0; i < 100; i++ {
+		if _, err := os.Stat(b); err == nil {
+			if _, err := os.Stat(a); err == nil {
+				return a, b
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatal("socat made no pseudo-terminals")
+	return "", ""
+}
+
+func open(t *testing.T, dev string) *SerialPort {
+	t.Helper()
+	p, err := Open(dev, 115200)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.Close() })
+	return p
+}
+
+func randomFile(t *testing.T, size int) (string, []byte) {
+	data := make([]byte, size)
+	rand.Read(data)
+	p := filepath.Join(t.TempDir(), "payload.bin")
+	os.WriteFile(p, data, 0o644)
+	return p, data
+}
+
+// The real sz --ymodem of lrzsz sends; Receive gets the same bytes.
+func TestReceiveFromSz(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs socat and sz")
+	}
+	otptest.Require(t, "sz")
+	a, b := ptyPair(t)
+	// 300001 bytes: 1 KiB blocks and a short tail.
+	path, data := randomFile(t, 300001)
+	tty, err := os.OpenFile(b, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tty.Close()
+	sz := exec.Command("sz", "--ymodem", "-k", path)
+	sz.Stdin, sz.Stdout = tty, tty
+	var szErr bytes.Buffer
+	sz.Stderr = &szErr
+	if err := sz.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var got bytes.Buffer
+	f, err := Receive(context.Background(), open(t, a), &got, Options{StartTimeout: 10 * time.Second})
+	if err != nil {
+		t.Fatalf("Receive: %v\nsz: %s", err, szErr.String())
+	}
+	if err := sz.Wait(); err != nil {
+		t.Errorf("sz: %v\n%s", err, szErr.String())
+	}
+	if f.Name != "payload.bin" || f.Size != int64(len(data)) || !bytes.Equal(got.Bytes(), data) {
+		t.Errorf("received %q, %d bytes (announced %d), equal %v", f.Name, got.Len(), f.Size, bytes.Equal(got.Bytes(), data))
+	}
+}
+
+// Send is received by the real rz --ymodem byte for byte.
+func TestSendToRz(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs socat and rz")
+	}
+	otptest.Require(t, "rz")
+	a, b := ptyPair(t)
+	_, data := randomFile(t, 200100)
+	dir := t.TempDir()
+	tty, err := os.OpenFile(b, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tty.Close()
+	rz := exec.Command("rz", "--ymodem", "-y")
+	rz.Dir, rz.Stdin, rz.Stdout = dir, tty, tty
+	var rzErr bytes.Buffer
+	rz.Stderr = &rzErr
+	if err := rz.Start(); err != nil {
+		t.Fatal(err)
+	}
+	err = Send(context.Background(), open(t, a), File{Name: "bundle.bin", Size: int64(len(data))}, bytes.NewReader(data), Options{StartTimeout: 10 * time.Second})
+	if err != nil {
+		t.Fatalf("Send: %v\nrz: %s", err, rzErr.String())
+	}
+	if err := rz.Wait(); err != nil {
+		t.Errorf("rz: %v\n%s", err, rzErr.String())
+	}
+	got, err := os.ReadFile(filepath.Join(dir, "bundle.bin"))
+	if err != nil || !bytes.Equal(got, data) {
+		t.Errorf("rz wrote %d bytes (%v), want the %d sent", len(got), err, len(data))
+	}
+}
