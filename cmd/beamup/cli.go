@@ -27,7 +27,7 @@ func usageError(format string, args ...any) error {
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	root := &ffcli.Command{
 		Name:       "beamup",
-		ShortUsage: "beamup <keygen|bundle|verify|inspect|publish|retract|status> [flags]",
+		ShortUsage: "beamup <keygen|bundle|verify|inspect|publish|retract|status|serial> [flags]",
 		ShortHelp:  "makes keys and signed bundles for beamupd",
 		FlagSet:    flag.NewFlagSet("beamup", flag.ContinueOnError),
 		Subcommands: []*ffcli.Command{
@@ -38,9 +38,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			publishCommand(stdout, stderr),
 			retractCommand(stdout),
 			statusCommand(stdout),
+			serialCommand(stdout, stderr),
 		},
 		Exec: func(context.Context, []string) error {
-			return usageError("missing command: keygen, bundle, verify, inspect, publish, retract or status")
+			return usageError("missing command: keygen, bundle, verify, inspect, publish, retract, status or serial")
 		},
 	}
 	root.FlagSet.SetOutput(stderr)

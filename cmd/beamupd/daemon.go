@@ -5,11 +5,14 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"path/filepath"
+	"sync"
 
 	"github.com/peterbourgon/ff/v3/ffcli"
 
 	"github.com/beamup/beamup/config"
 	"github.com/beamup/beamup/transport/mqtt"
+	"github.com/beamup/beamup/transport/serial"
 	"github.com/beamup/beamup/updater"
 )
 
@@ -19,35 +22,82 @@ func runCommand(stdout, stderr io.Writer) *ffcli.Command {
 	return &ffcli.Command{
 		Name:       "run",
 		ShortUsage: "beamupd run [--config FILE]",
-		ShortHelp:  "the daemon: finishes an interrupted operation, then follows its MQTT targets",
+		ShortHelp:  "the daemon: finishes an interrupted operation, then serves its transports",
 		LongHelp: "On start, run finishes whatever operation an earlier beamupd left in the\n" +
-			"journal (after a crash or power cut). With [mqtt] broker set it then follows the\n" +
-			"device's targets on the broker until SIGTERM.",
+			"journal (after a crash or power cut). It then serves the serial console when\n" +
+			"[serial] port is set and follows its MQTT targets when [mqtt] broker is set,\n" +
+			"until SIGTERM. One operation runs at a time, whichever transport asked.",
 		FlagSet: fs,
 		Exec: func(ctx context.Context, args []string) error {
 			return withDevice(ctx, *cfgPath, stderr, func(u *updater.Updater, c *config.Config) error {
-				r, err := u.Resume(ctx)
-				if err != nil {
-					return err
-				}
-				if r != nil {
-					fmt.Fprintf(stderr, "%s: %s\n", r.Outcome, r.Reason)
-				}
-				if c.MQTT.Broker == "" {
-					<-ctx.Done()
-					return nil
-				}
-				return runMQTT(ctx, u, c, stderr)
+				return serve(ctx, u, c, stderr)
 			})
 		},
 	}
 }
 
-// runMQTT follows the device's targets on the broker.
-func runMQTT(ctx context.Context, u *updater.Updater, c *config.Config, log io.Writer) error {
-	keys, err := updater.LoadPublicKeys(c.Trust.PublicKeys)
+// serve resumes, then runs every configured transport until ctx is done.
+func serve(ctx context.Context, u *updater.Updater, c *config.Config, stderr io.Writer) error {
+	// Every step is logged, and sent to each transport that reports steps.
+	var sinks []func(string, ...any)
+	printf := func(format string, args ...any) { fmt.Fprintf(stderr, format+"\n", args...) }
+	u.Log = func(format string, args ...any) {
+		printf(format, args...)
+		for _, s := range sinks {
+			s(format, args...)
+		}
+	}
+	r, err := u.Resume(ctx)
 	if err != nil {
 		return err
+	}
+	if r != nil {
+		printf("%s: %s", r.Outcome, r.Reason)
+	}
+
+	// Build every transport before any runs: sinks is read by u.Log.
+	var runners []func(context.Context) error
+	if c.Serial.Port != "" {
+		port, err := serial.Open(c.Serial.Port, c.Serial.Baud)
+		if err != nil {
+			return &exitError{code: 2, err: err}
+		}
+		defer port.Close()
+		console := serial.NewConsole(port, u, filepath.Join(c.Device.StateDir, "staging"))
+		console.Describe = func(s *updater.Status) { s.Device, s.Board, s.AgentVersion = c.Device.ID, c.Device.Board, version }
+		sinks = append(sinks, console.Event)
+		runners = append(runners, console.Run)
+	}
+	if c.MQTT.Broker != "" {
+		d, err := mqttDevice(u, c, printf)
+		if err != nil {
+			return err
+		}
+		sinks = append(sinks, d.Event)
+		runners = append(runners, d.Run)
+	}
+	var wg sync.WaitGroup
+	errc := make(chan error, len(runners))
+	for _, run := range runners {
+		wg.Add(1)
+		go func() { defer wg.Done(); errc <- run(ctx) }()
+	}
+	wg.Wait()
+	close(errc)
+	for err := range errc {
+		if err != nil {
+			return err
+		}
+	}
+	<-ctx.Done()
+	return nil
+}
+
+// mqttDevice is the device on the configured broker.
+func mqttDevice(u *updater.Updater, c *config.Config, log func(string, ...any)) (*mqtt.Device, error) {
+	keys, err := updater.LoadPublicKeys(c.Trust.PublicKeys)
+	if err != nil {
+		return nil, err
 	}
 	m := c.MQTT
 	cfg := mqtt.DeviceConfig{
@@ -61,11 +111,5 @@ func runMQTT(ctx context.Context, u *updater.Updater, c *config.Config, log io.W
 		StateDir:     c.Device.StateDir,
 		Fetcher:      mqtt.Fetcher{Keys: keys},
 	}
-	printf := func(format string, args ...any) { fmt.Fprintf(log, format+"\n", args...) }
-	d := mqtt.NewDevice(cfg, u, printf)
-	u.Log = func(format string, args ...any) {
-		printf(format, args...)
-		d.Event(format, args...)
-	}
-	return d.Run(ctx)
+	return mqtt.NewDevice(cfg, u, log), nil
 }

@@ -233,9 +233,19 @@ func receiveData(ctx context.Context, l *line, w io.Writer, f File, o Options) e
 	l.send(crcC)
 	want := byte(1)
 	var got int64
-	eots := 0
+	eots, quiet := 0, 0
 	for errs := 0; ; {
 		blk, n, err := readBlock(ctx, l, o.BlockTimeout)
+		if errors.Is(err, ErrTimeout) {
+			// Three silences in a row: the sender is gone (a pulled cable),
+			// not merely noisy.
+			if quiet++; quiet >= 3 {
+				l.cancel()
+				return fmt.Errorf("%w: the sender went quiet after %d of %d bytes", ErrTimeout, got, f.Size)
+			}
+		} else {
+			quiet = 0
+		}
 		switch {
 		case errors.Is(err, errEOT):
 			// The first EOT is answered with NAK, in case it was noise.

@@ -128,3 +128,97 @@ func TestSendToRz(t *testing.T) {
 		t.Errorf("rz wrote %d bytes (%v), want the %d sent", len(got), err, len(data))
 	}
 }
+
+// relay copies bytes between two pseudo-terminals, corrupting one byte in
+// corruptEvery and dropping one in dropEvery (0: never), in both
+// directions, until the test ends.
+func relay(t *testing.T, x, y string, corruptEvery, dropEvery int) {
+	t.Helper()
+	fx, err := os.OpenFile(x, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fy, err := os.OpenFile(y, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { fx.Close(); fy.Close() })
+	pump := func(dst, src *os.File, seed int) {
+		buf := make([]byte, 4096)
+		n := seed
+		for {
+			k, err := src.Read(buf)
+			if err != nil {
+				return
+			}
+			out := buf[:0]
+			for _, b := range buf[:k] {
+				n++
+				if dropEvery > 0 && n%dropEvery == 0 {
+					continue
+				}
+				if corruptEvery > 0 && n%corruptEvery == 0 {
+					b ^= 0x5a
+				}
+				out = append(out, b)
+			}
+			if _, err := dst.Write(out); err != nil {
+				return
+			}
+		}
+	}
+	go pump(fy, fx, 0)
+	go pump(fx, fy, 7)
+}
+
+// On a line that corrupts and drops bytes the transfer recovers by
+// retries, and what arrives is exactly what was sent.
+func TestNoisyLine(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs socat")
+	}
+	sendDev, relayA := ptyPair(t)
+	relayB, recvDev := ptyPair(t)
+	relay(t, relayA, relayB, 5003, 7919)
+	_, data := randomFile(t, 40*1024+77)
+	o := Options{BlockTimeout: 2 * time.Second, StartTimeout: 10 * time.Second, MaxErrors: 20}
+	errc := make(chan error, 1)
+	go func() {
+		errc <- Send(context.Background(), open(t, sendDev), File{Name: "b", Size: int64(len(data))}, bytes.NewReader(data), o)
+	}()
+	var got bytes.Buffer
+	_, err := Receive(context.Background(), open(t, recvDev), &got, o)
+	if err != nil {
+		t.Fatalf("Receive: %v (sender: %v)", err, <-errc)
+	}
+	if !bytes.Equal(got.Bytes(), data) {
+		t.Fatalf("received %d bytes that differ from the %d sent", got.Len(), len(data))
+	}
+	if err := <-errc; err != nil {
+		t.Errorf("Send: %v", err)
+	}
+}
+
+// A sender that goes away mid-transfer (the cable pulled) ends the
+// receive with an error.
+func TestCablePulled(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs socat")
+	}
+	a, b := ptyPair(t)
+	_, data := randomFile(t, 200*1024)
+	sendPort := open(t, b)
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() {
+		Send(ctx, sendPort, File{Name: "b", Size: int64(len(data))}, bytes.NewReader(data), Options{Progress: func(done, _ int64) {
+			if done > 50*1024 {
+				cancel() // the sender stops talking, as a pulled cable would
+			}
+		}})
+	}()
+	var got bytes.Buffer
+	_, err := Receive(context.Background(), open(t, a), &got, Options{BlockTimeout: 2 * time.Second, MaxErrors: 3})
+	if err == nil {
+		t.Fatal("Receive succeeded with the sender gone")
+	}
+}

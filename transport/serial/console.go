@@ -1,0 +1,228 @@
+package serial
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/beamup/beamup/updater"
+)
+
+// Prompt is what the console prints when it waits for a command.
+const Prompt = "beamup> "
+
+// Installer is what the console needs of the updater.
+type Installer interface {
+	InstallFrom(ctx context.Context, name string, r io.Reader) (*updater.Result, error)
+	Rollback(ctx context.Context) (*updater.Result, error)
+	Status(ctx context.Context) (*updater.Status, error)
+}
+
+// Console is the device's serial console: one command a line, answers a
+// person can read and a program can parse. Outcomes are printed as
+// "<outcome>: <reason>" lines, the same words as beamupd's exit codes.
+type Console struct {
+	Port       Port
+	Installer  Installer
+	StagingDir string
+	// Describe fills in the device fields of a status.
+	Describe func(*updater.Status)
+	// MaxSize bounds a received bundle (default 1 GiB).
+	MaxSize int64
+	// Log keeps recent events for the log command.
+	Log *Ring
+
+	busy atomic.Bool // an operation started here is under way: show its steps
+}
+
+// Event records a step of any operation; while the console runs one
+// itself, the step is printed as it happens.
+func (c *Console) Event(format string, args ...any) {
+	c.Log.Add(format, args...)
+	if c.busy.Load() {
+		c.printf("  %s\r\n", fmt.Sprintf(format, args...))
+	}
+}
+
+// NewConsole returns a console on port.
+func NewConsole(port Port, inst Installer, stagingDir string) *Console {
+	return &Console{Port: port, Installer: inst, StagingDir: stagingDir, Log: NewRing(200)}
+}
+
+// Run serves the console until ctx is done.
+func (c *Console) Run(ctx context.Context) error {
+	if c.MaxSize == 0 {
+		c.MaxSize = 1 << 30
+	}
+	c.printf("\r\nbeamup console; type help\r\n")
+	for ctx.Err() == nil {
+		c.printf("%s", Prompt)
+		cmd, err := c.readLine(ctx)
+		if err != nil {
+			return nil
+		}
+		switch strings.TrimSpace(cmd) {
+		case "":
+		case "help":
+			c.printf("commands:\r\n" +
+				"  status    the device's status as JSON\r\n" +
+				"  receive   take a bundle by YMODEM (1K, CRC-16), then install it\r\n" +
+				"  log       recent events\r\n" +
+				"  rollback  go back to the previous permanent release\r\n")
+		case "status":
+			c.status(ctx)
+		case "receive":
+			c.receive(ctx)
+		case "log":
+			for _, l := range c.Log.Lines() {
+				c.printf("%s\r\n", l)
+			}
+		case "rollback":
+			c.busy.Store(true)
+			r, err := c.Installer.Rollback(ctx)
+			c.busy.Store(false)
+			c.outcome(r, err)
+		default:
+			c.printf("unknown command %q; try help\r\n", cmd)
+		}
+	}
+	return nil
+}
+
+func (c *Console) printf(format string, args ...any) {
+	fmt.Fprintf(c.Port, format, args...)
+}
+
+// readLine reads a line, echoing what is typed; backspace deletes.
+func (c *Console) readLine(ctx context.Context) (string, error) {
+	l := &line{p: c.Port}
+	var b []byte
+	for {
+		ch, err := l.readByte(ctx, time.Hour)
+		if err == ErrTimeout {
+			continue
+		}
+		if err != nil {
+			return "", err
+		}
+		switch ch {
+		case '\r', '\n':
+			c.printf("\r\n")
+			return string(b), nil
+		case 0x7f, 0x08:
+			if len(b) > 0 {
+				b = b[:len(b)-1]
+				c.printf("\b \b")
+			}
+		case 0x03: // Ctrl-C drops the line
+			b = b[:0]
+			c.printf("^C\r\n%s", Prompt)
+		default:
+			if ch >= 0x20 && ch < 0x7f && len(b) < 256 {
+				b = append(b, ch)
+				c.Port.Write([]byte{ch})
+			}
+		}
+	}
+}
+
+func (c *Console) status(ctx context.Context) {
+	s, err := c.Installer.Status(ctx)
+	if err != nil {
+		c.printf("failed: %v\r\n", err)
+		return
+	}
+	if c.Describe != nil {
+		c.Describe(s)
+	}
+	data, _ := json.Marshal(s)
+	c.printf("%s\r\n", data)
+}
+
+// receive takes a bundle into staging and installs it. A transfer broken
+// off leaves nothing behind.
+func (c *Console) receive(ctx context.Context) {
+	if err := os.MkdirAll(c.StagingDir, 0o755); err != nil {
+		c.printf("failed: %v\r\n", err)
+		return
+	}
+	path := filepath.Join(c.StagingDir, "serial.partial")
+	f, err := os.Create(path)
+	if err != nil {
+		c.printf("failed: %v\r\n", err)
+		return
+	}
+	defer os.Remove(path)
+	c.printf("ready: send the bundle with YMODEM (1K, CRC-16) now; Ctrl-X Ctrl-X to abort\r\n")
+	file, err := Receive(ctx, c.Port, f, Options{MaxSize: c.MaxSize})
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	// Let a sender's closing bytes pass before the line carries text.
+	(&line{p: c.Port}).drain(ctx)
+	if err != nil {
+		c.Log.Add("receive failed: %v", err)
+		c.printf("\r\nreceive failed: %v; nothing was installed\r\n", err)
+		return
+	}
+	c.Log.Add("received %s (%d bytes)", file.Name, file.Size)
+	c.printf("received %s (%d bytes); installing\r\n", file.Name, file.Size)
+	in, err := os.Open(path)
+	if err != nil {
+		c.printf("failed: %v\r\n", err)
+		return
+	}
+	defer in.Close()
+	c.busy.Store(true)
+	r, err := c.Installer.InstallFrom(ctx, file.Name+" from the serial console", in)
+	c.busy.Store(false)
+	c.outcome(r, err)
+}
+
+// outcome prints how an operation ended as "<outcome>: <reason>".
+func (c *Console) outcome(r *updater.Result, err error) {
+	switch {
+	case r != nil:
+		c.Log.Add("%s: %s", r.Outcome, r.Reason)
+		c.printf("%s: %s\r\n", r.Outcome, r.Reason)
+	case err != nil:
+		c.Log.Add("%v", err)
+		c.printf("%v\r\n", err) // "busy: ..." and the like
+	}
+}
+
+// Ring keeps the last lines logged, for the log command.
+type Ring struct {
+	mu    sync.Mutex
+	lines []string
+	max   int
+}
+
+func NewRing(max int) *Ring { return &Ring{max: max} }
+
+// Add records a line with the time.
+func (r *Ring) Add(format string, args ...any) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.lines = append(r.lines, time.Now().UTC().Format(time.RFC3339)+" "+fmt.Sprintf(format, args...))
+	if len(r.lines) > r.max {
+		r.lines = r.lines[len(r.lines)-r.max:]
+	}
+}
+
+// Lines returns the recorded lines, oldest first.
+func (r *Ring) Lines() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]string(nil), r.lines...)
+}
