@@ -40,6 +40,7 @@ type Console struct {
 	Log *Ring
 
 	busy atomic.Bool // an operation started here is under way: show its steps
+	in   *line       // the port with what has been read ahead
 }
 
 // Event records a step of any operation; while the console runs one
@@ -61,6 +62,7 @@ func (c *Console) Run(ctx context.Context) error {
 	if c.MaxSize == 0 {
 		c.MaxSize = 1 << 30
 	}
+	c.in = newLine(c.Port)
 	c.printf("\r\nbeamup console; type help\r\n")
 	for ctx.Err() == nil {
 		c.printf("%s", Prompt)
@@ -102,10 +104,9 @@ func (c *Console) printf(format string, args ...any) {
 
 // readLine reads a line, echoing what is typed; backspace deletes.
 func (c *Console) readLine(ctx context.Context) (string, error) {
-	l := &line{p: c.Port}
 	var b []byte
 	for {
-		ch, err := l.readByte(ctx, time.Hour)
+		ch, err := c.in.readByte(ctx, time.Hour)
 		if err == ErrTimeout {
 			continue
 		}
@@ -160,8 +161,10 @@ func (c *Console) receive(ctx context.Context) {
 		return
 	}
 	defer os.Remove(path)
-	c.printf("ready: send the bundle with YMODEM (1K, CRC-16) now; Ctrl-X Ctrl-X to abort\r\n")
-	file, err := Receive(ctx, c.Port, f, Options{MaxSize: c.MaxSize})
+	// No capital C (the YMODEM start byte) and no control bytes: a sender
+	// started now may still read the end of this line.
+	c.printf("ready: send the bundle by ymodem now (1k blocks, crc-16); ctrl-x ctrl-x aborts\r\n")
+	file, err := Receive(ctx, c.in, f, Options{MaxSize: c.MaxSize})
 	if err == nil {
 		err = f.Sync()
 	}
@@ -169,7 +172,7 @@ func (c *Console) receive(ctx context.Context) {
 		err = cerr
 	}
 	// Let a sender's closing bytes pass before the line carries text.
-	(&line{p: c.Port}).drain(ctx)
+	c.in.drain(ctx)
 	if err != nil {
 		c.Log.Add("receive failed: %v", err)
 		c.printf("\r\nreceive failed: %v; nothing was installed\r\n", err)

@@ -20,7 +20,7 @@ type Session struct {
 
 // Attach wakes the console and waits for its prompt.
 func Attach(ctx context.Context, p Port) (*Session, error) {
-	s := &Session{p: p, l: &line{p: p}}
+	s := &Session{p: p, l: newLine(p)}
 	for try := 0; try < 3; try++ {
 		if _, err := p.Write([]byte("\x03\r")); err != nil {
 			return nil, err
@@ -48,10 +48,10 @@ func (s *Session) until(ctx context.Context, marker string, idle time.Duration, 
 				onLine(strings.TrimRight(cur.String(), "\r"))
 			}
 			cur.Reset()
-			continue
+		} else {
+			cur.WriteByte(b)
 		}
-		cur.WriteByte(b)
-		if strings.HasSuffix(cur.String(), marker) {
+		if bytes.HasSuffix(all.Bytes(), []byte(marker)) {
 			return all.String(), nil
 		}
 	}
@@ -88,7 +88,10 @@ func (s *Session) Push(ctx context.Context, f File, r io.Reader, progress func(d
 	if _, err := s.until(ctx, "ready:", 10*time.Second, nil); err != nil {
 		return nil, err
 	}
-	if err := Send(ctx, s.p, f, r, Options{Progress: progress}); err != nil {
+	if _, err := s.until(ctx, "\n", 10*time.Second, nil); err != nil {
+		return nil, err
+	}
+	if err := Send(ctx, s.l, f, r, Options{Progress: progress}); err != nil {
 		return nil, fmt.Errorf("sending %s: %w", f.Name, err)
 	}
 	var lines []string

@@ -57,26 +57,55 @@ func crc16(data []byte) uint16 {
 	return crc
 }
 
-// line wraps a port with a one-byte lookahead reader.
+// line reads a port through a buffer, with byte-level timeouts.
 type line struct {
-	p   Port
-	buf []byte
+	p        Port
+	buf      [4096]byte
+	pos, end int
 }
 
+// Write and ReadTimeout make a line a Port itself, so that a console can
+// hand its line, with what it has read ahead, to a transfer.
+func (l *line) Write(b []byte) (int, error) { return l.p.Write(b) }
+
+func (l *line) ReadTimeout(b []byte, d time.Duration) (int, error) {
+	if l.pos < l.end {
+		n := copy(b, l.buf[l.pos:l.end])
+		l.pos += n
+		return n, nil
+	}
+	return l.p.ReadTimeout(b, d)
+}
+
+// newLine wraps p, unless it is a line already.
+func newLine(p Port) *line {
+	if l, ok := p.(*line); ok {
+		return l
+	}
+	return &line{p: p}
+}
+
+// poll is how often a read checks its context and deadline; fixed, so
+// that the port's timeout is set once.
+const poll = 100 * time.Millisecond
+
 func (l *line) readByte(ctx context.Context, d time.Duration) (byte, error) {
+	if l.pos < l.end {
+		l.pos++
+		return l.buf[l.pos-1], nil
+	}
 	deadline := time.Now().Add(d)
-	var b [1]byte
 	for {
 		if err := ctx.Err(); err != nil {
 			return 0, err
 		}
-		left := time.Until(deadline)
-		if left <= 0 {
+		if !time.Now().Before(deadline) {
 			return 0, ErrTimeout
 		}
-		n, err := l.p.ReadTimeout(b[:], min(left, 200*time.Millisecond))
-		if n == 1 {
-			return b[0], nil
+		n, err := l.p.ReadTimeout(l.buf[:], poll)
+		if n > 0 {
+			l.pos, l.end = 1, n
+			return l.buf[0], nil
 		}
 		if err != nil && !errors.Is(err, ErrTimeout) {
 			return 0, fmt.Errorf("ymodem: reading: %w", err)
@@ -152,7 +181,7 @@ func (o *Options) defaults() {
 // a cancel. It returns what block 0 announced.
 func Receive(ctx context.Context, p Port, w io.Writer, o Options) (File, error) {
 	o.defaults()
-	l := &line{p: p}
+	l := newLine(p)
 	f, err := receiveHeader(ctx, l, o)
 	if err != nil {
 		return f, err

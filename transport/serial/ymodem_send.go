@@ -13,7 +13,7 @@ import (
 // CRC-16, and closes the batch. r must give exactly f.Size bytes.
 func Send(ctx context.Context, p Port, f File, r io.Reader, o Options) error {
 	o.defaults()
-	l := &line{p: p}
+	l := newLine(p)
 	if err := waitFor(ctx, l, crcC, o.StartTimeout); err != nil {
 		return fmt.Errorf("ymodem: the receiver did not start: %w", err)
 	}
