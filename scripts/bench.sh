@@ -158,3 +158,12 @@ for n in ${FLEET:-10 100 500}; do
 	secs=$("$work/mqttfetch" -broker "$broker" -bundle "$id8" -pub "$work/k.pub" -devices "$n" -dir "$work/fleet")
 	printf '| %d | %.2f | %.0f |\n' "$n" "$secs" "$(echo "$n * 8 / $secs" | bc -l)"
 done
+
+# Serial: 256 KiB through a relay that carries 11520 bytes/s (115200 baud, 8N1).
+echo "serial: 256 KiB at the byte rate of 115200 baud, ours then lrzsz's..." >&2
+go build -o "$work/serialbench" "$top/scripts/bench/serialbench"
+read -r ours theirs < <("$work/serialbench" -size 262144 2>/dev/null)
+printf '\n| serial, 256 KiB through a relay at 11520 bytes/s (115200 baud 8N1) | beamup | lrzsz (sz --ymodem to rz --ymodem) | ratio | aim |\n|---|---|---|---|---|\n'
+printf '| payload bytes/s (share of the line rate) | %.0f (%.2f) | %.0f (%.2f) | %.2f | share >= 0.95, ratio >= 1.0 |\n' \
+	"$(echo "262144 / $ours" | bc -l)" "$(echo "262144 / $ours / 11520" | bc -l)" \
+	"$(echo "262144 / $theirs" | bc -l)" "$(echo "262144 / $theirs / 11520" | bc -l)" "$(echo "$theirs / $ours" | bc -l)"
