@@ -76,9 +76,11 @@ func (tm *terminal) readUntil(want string, d time.Duration) string {
 
 func (tm *terminal) send(s string) { tm.f.WriteString(s) }
 
-// A bundle sent with the real sz --ymodem from a plain terminal installs.
-func TestSerialSzInstalls(t *testing.T) {
-	t.Parallel()
+// szToConsole starts a device with its console on a cable, types
+// receive on a plain terminal and starts the real sz --ymodem with the
+// 1.1.0 bundle, as a technician without beamup would.
+func szToConsole(t *testing.T) (*device, *terminal, *exec.Cmd, *bytes.Buffer) {
+	t.Helper()
 	otptest.Require(t, "sz")
 	devPort, laptopPort := cable(t)
 	d := newDevice(t, "1.0.0", deviceOpts{mqtt: serialSection(devPort)})
@@ -89,10 +91,19 @@ func TestSerialSzInstalls(t *testing.T) {
 	tm.send("receive\r")
 	tm.readUntil("ready:", 10*time.Second)
 	sz := exec.Command("sz", "--ymodem", "-k", signed(t, "1.1.0"))
-	sz.Stdin, sz.Stdout = tm.f, tm.f
 	var szErr bytes.Buffer
-	sz.Stderr = &szErr
-	if err := sz.Run(); err != nil {
+	sz.Stdin, sz.Stdout, sz.Stderr = tm.f, tm.f, &szErr
+	if err := sz.Start(); err != nil {
+		t.Fatal(err)
+	}
+	return d, tm, sz, &szErr
+}
+
+// A bundle sent with the real sz --ymodem from a plain terminal installs.
+func TestSerialSzInstalls(t *testing.T) {
+	t.Parallel()
+	d, tm, sz, szErr := szToConsole(t)
+	if err := sz.Wait(); err != nil {
 		t.Fatalf("sz: %v\n%s", err, szErr.String())
 	}
 	out := tm.readUntil("beamup> ", 60*time.Second)
@@ -137,20 +148,7 @@ func TestSerialBeamupPush(t *testing.T) {
 // its prompt, nothing is installed and nothing stays in staging.
 func TestSerialCablePulled(t *testing.T) {
 	t.Parallel()
-	otptest.Require(t, "sz")
-	devPort, laptopPort := cable(t)
-	d := newDevice(t, "1.0.0", deviceOpts{mqtt: serialSection(devPort)})
-	d.run()
-	tm := openTerminal(t, laptopPort)
-	tm.send("\r")
-	tm.readUntil("beamup> ", 20*time.Second)
-	tm.send("receive\r")
-	tm.readUntil("ready:", 10*time.Second)
-	sz := exec.Command("sz", "--ymodem", "-k", signed(t, "1.1.0"))
-	sz.Stdin, sz.Stdout = tm.f, tm.f
-	if err := sz.Start(); err != nil {
-		t.Fatal(err)
-	}
+	d, tm, sz, _ := szToConsole(t)
 	time.Sleep(500 * time.Millisecond) // part of the bundle is through
 	sz.Process.Kill()
 	sz.Wait()
