@@ -14,8 +14,12 @@ import (
 	"github.com/beamup/beamup/updater"
 )
 
-// version is stamped at build time with -ldflags "-X main.version=...".
-var version = "dev"
+// version and commit are stamped at build time with -ldflags
+// "-X main.version=... -X main.commit=...".
+var (
+	version = "dev"
+	commit  = "unknown"
+)
 
 // exitError carries an exit code out of a subcommand.
 type exitError struct {

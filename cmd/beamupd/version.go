@@ -16,7 +16,7 @@ func versionCommand(stdout io.Writer) *ffcli.Command {
 		ShortHelp:  "print beamupd's version",
 		FlagSet:    flag.NewFlagSet("beamupd version", flag.ContinueOnError),
 		Exec: func(context.Context, []string) error {
-			fmt.Fprintln(stdout, "beamupd", version)
+			fmt.Fprintf(stdout, "beamupd %s (commit %s)\n", version, commit)
 			return nil
 		},
 	}
