@@ -6,11 +6,13 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
+	"strings"
 	"sync"
 
 	"github.com/peterbourgon/ff/v3/ffcli"
 
 	"github.com/beamup/beamup/config"
+	"github.com/beamup/beamup/systemd"
 	"github.com/beamup/beamup/transport/mqtt"
 	"github.com/beamup/beamup/transport/serial"
 	"github.com/beamup/beamup/updater"
@@ -76,6 +78,8 @@ func serve(ctx context.Context, u *updater.Updater, c *config.Config, stderr io.
 		sinks = append(sinks, d.Event)
 		runners = append(runners, d.Run)
 	}
+	sinks = append(sinks, func(format string, args ...any) { systemd.Status(fmt.Sprintf(format, args...)) })
+	systemd.Ready(fmt.Sprintf("serving %s", describe(c)))
 	var wg sync.WaitGroup
 	errc := make(chan error, len(runners))
 	for _, run := range runners {
@@ -91,6 +95,21 @@ func serve(ctx context.Context, u *updater.Updater, c *config.Config, stderr io.
 	}
 	<-ctx.Done()
 	return nil
+}
+
+// describe names the transports the daemon serves.
+func describe(c *config.Config) string {
+	var t []string
+	if c.Serial.Port != "" {
+		t = append(t, "serial "+c.Serial.Port)
+	}
+	if c.MQTT.Broker != "" {
+		t = append(t, "mqtt "+c.MQTT.Broker)
+	}
+	if len(t) == 0 {
+		return "no transport (beamupd install only)"
+	}
+	return strings.Join(t, ", ")
 }
 
 // mqttDevice is the device on the configured broker.

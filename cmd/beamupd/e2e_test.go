@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -664,4 +665,33 @@ func TestLingeringOldCodeIsNotCommitted(t *testing.T) {
 func execOut(name string, args ...string) (string, error) {
 	out, err := exec.Command(name, args...).CombinedOutput()
 	return string(out), err
+}
+
+// Under systemd (Type=notify) the daemon says READY once it serves, and
+// its STATUS follows the steps.
+func TestNotifyReadyAndStatus(t *testing.T) {
+	t.Parallel()
+	d := newDevice(t, "1.0.0", deviceOpts{})
+	sock := filepath.Join(t.TempDir(), "notify.sock")
+	conn, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: sock, Net: "unixgram"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	beamupd, _ := bins(t)
+	cmd := exec.Command(beamupd, "run", "--config", d.config)
+	cmd.Env = append(os.Environ(), "NOTIFY_SOCKET="+sock)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { cmd.Process.Kill(); cmd.Wait() }()
+	conn.SetReadDeadline(time.Now().Add(30 * time.Second))
+	buf := make([]byte, 4096)
+	n, err := conn.Read(buf)
+	if err != nil {
+		t.Fatalf("no notification: %v", err)
+	}
+	if msg := string(buf[:n]); !strings.Contains(msg, "READY=1") || !strings.Contains(msg, "STATUS=serving") {
+		t.Errorf("first notification %q, want READY=1 and a STATUS", msg)
+	}
 }
