@@ -63,11 +63,16 @@ func Send(ctx context.Context, p Port, f File, r io.Reader, o Options) error {
 			return err
 		}
 	}
-	// Close the batch with an empty block 0.
-	if err := waitFor(ctx, l, crcC, o.BlockTimeout); err != nil {
-		return nil // the file is through; a receiver that does not ask again has what it needs
+	// Close the batch with an empty block 0. The file is through by now:
+	// a receiver that does not ask again, or exits without acknowledging
+	// the empty block (rz sometimes does), has what it needs.
+	if err := waitFor(ctx, l, crcC, 3*time.Second); err != nil {
+		return nil
 	}
-	return sendBlock(ctx, l, 0, make([]byte, 128), o)
+	closing := o
+	closing.MaxErrors, closing.BlockTimeout = 1, 3*time.Second
+	sendBlock(ctx, l, 0, make([]byte, 128), closing)
+	return nil
 }
 
 // sendBlock sends one block until it is acknowledged.

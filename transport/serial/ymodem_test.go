@@ -85,6 +85,8 @@ func TestReceiveFromSz(t *testing.T) {
 	var got bytes.Buffer
 	f, err := Receive(context.Background(), open(t, a), &got, Options{StartTimeout: 10 * time.Second})
 	if err != nil {
+		sz.Process.Kill()
+		sz.Wait() // before reading what it wrote
 		t.Fatalf("Receive: %v\nsz: %s", err, szErr.String())
 	}
 	if err := sz.Wait(); err != nil {
@@ -118,6 +120,8 @@ func TestSendToRz(t *testing.T) {
 	}
 	err = Send(context.Background(), open(t, a), File{Name: "bundle.bin", Size: int64(len(data))}, bytes.NewReader(data), Options{StartTimeout: 10 * time.Second})
 	if err != nil {
+		rz.Process.Kill()
+		rz.Wait() // before reading what it wrote
 		t.Fatalf("Send: %v\nrz: %s", err, rzErr.String())
 	}
 	if err := rz.Wait(); err != nil {
