@@ -56,7 +56,7 @@ func verify(t *testing.T, units ...string) string {
 
 func TestShippedUnitsVerify(t *testing.T) {
 	if testing.Short() {
-		t.Skip("runs systemd-analyze")
+		t.Skip("runs systemd-analyze; not in -short")
 	}
 	if out := verify(t, "beamupd.service", "app.service"); out != "" {
 		t.Errorf("systemd-analyze verify:\n%s", out)

@@ -64,7 +64,7 @@ func randomFile(t *testing.T, size int) (string, []byte) {
 // The real sz --ymodem of lrzsz sends; Receive gets the same bytes.
 func TestReceiveFromSz(t *testing.T) {
 	if testing.Short() {
-		t.Skip("runs socat and sz")
+		t.Skip("runs socat and sz; not in -short")
 	}
 	otptest.Require(t, "sz")
 	a, b := ptyPair(t)
@@ -100,7 +100,7 @@ func TestReceiveFromSz(t *testing.T) {
 // Send is received by the real rz --ymodem byte for byte.
 func TestSendToRz(t *testing.T) {
 	if testing.Short() {
-		t.Skip("runs socat and rz")
+		t.Skip("runs socat and rz; not in -short")
 	}
 	otptest.Require(t, "rz")
 	a, b := ptyPair(t)
@@ -179,7 +179,7 @@ func relay(t *testing.T, x, y string, corruptEvery, dropEvery int) {
 // retries, and what arrives is exactly what was sent.
 func TestNoisyLine(t *testing.T) {
 	if testing.Short() {
-		t.Skip("runs socat")
+		t.Skip("runs socat; not in -short")
 	}
 	sendDev, relayA := ptyPair(t)
 	relayB, recvDev := ptyPair(t)
@@ -207,7 +207,7 @@ func TestNoisyLine(t *testing.T) {
 // receive with an error.
 func TestCablePulled(t *testing.T) {
 	if testing.Short() {
-		t.Skip("runs socat")
+		t.Skip("runs socat; not in -short")
 	}
 	a, b := ptyPair(t)
 	_, data := randomFile(t, 200*1024)
