@@ -140,9 +140,6 @@ func (c *Client) Close() {
 	c.proc.Kill()
 }
 
-// Node is the name of the node the client talks to.
-func (c *Client) Node() string { return c.opts.Node }
-
 // Call runs rpc:call(Node, mod, fun, args) through the node's rex server and
 // returns its result. A {badrpc, Reason} answer is an error. Call honours
 // ctx and bounds every call: a node that does not answer is an error, not a

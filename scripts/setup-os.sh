@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
-# Installs the OS packages beamup's build, tests, demo and benchmarks need.
-# Idempotent: it installs only what is missing, so `make test` and `make demo`
-# can call it every time.
+# setup-os.sh [PACKAGE...]
+#
+# Installs the OS packages beamup's build, tests, demo and benchmarks need,
+# or the packages named. Idempotent: it installs only what is missing, so
+# `make test` and `make demo` can call it every time.
 set -euo pipefail
 
 pkgs=(erlang-nox erlang-dev mosquitto mosquitto-clients lrzsz socat minisign systemd time bc)
+[ $# -gt 0 ] && pkgs=("$@")
 missing=()
 for p in "${pkgs[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -17,5 +20,4 @@ echo "setup-os: installing ${missing[*]}" >&2
 export DEBIAN_FRONTEND=noninteractive
 $sudo apt-get update -qq
 $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-# The mosquitto package starts a broker on port 1883 under systemd-less
-# machines only when asked; tests start their own on free ports.
+# Tests start their own mosquitto on free ports; none is needed on 1883.

@@ -251,18 +251,17 @@ func (d *Device) reject(id string, err error) {
 // Event publishes a step event about the bundle under way; the updater's
 // log lines go here while the daemon runs.
 func (d *Device) Event(format string, args ...any) {
-	if d.client == nil {
-		return
-	}
-	msg := fmt.Sprintf(format, args...)
-	data, _ := json.Marshal(map[string]any{"at": time.Now().UTC(), "bundle": d.bundle, "message": msg})
-	d.client.Publish(d.cfg.Topics.Events(d.cfg.Device), 1, false, data)
+	d.publishEvent(d.bundle, fmt.Sprintf(format, args...))
 }
 
-// event publishes a progress or step event and logs it.
+// event logs a transport event about bundle and publishes it.
 func (d *Device) event(bundle, format string, args ...any) {
 	msg := fmt.Sprintf(format, args...)
 	d.log("mqtt: %s", msg)
+	d.publishEvent(bundle, msg)
+}
+
+func (d *Device) publishEvent(bundle, msg string) {
 	if d.client == nil {
 		return
 	}
