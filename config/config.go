@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/pelletier/go-toml/v2"
+
+	"github.com/beamup/beamup/board"
 )
 
 // DefaultPath is where beamupd looks when neither --config nor
@@ -20,6 +22,7 @@ const DefaultPath = "/etc/beamup/beamupd.toml"
 
 // Config is beamupd's configuration. Key names are part of the contract.
 type Config struct {
+	Path   string `toml:"-"` // the file it was read from
 	Device Device `toml:"device"`
 	Trust  Trust  `toml:"trust"`
 	Node   Node   `toml:"node"`
@@ -33,6 +36,10 @@ type Device struct {
 	ID       string `toml:"id"`
 	Board    string `toml:"board"`
 	StateDir string `toml:"state_dir"`
+	// Watchdog is the hardware watchdog device (such as /dev/watchdog)
+	// that the main loop feeds; empty for none.
+	Watchdog        string   `toml:"watchdog"`
+	WatchdogTimeout Duration `toml:"watchdog_timeout"`
 }
 
 type Trust struct {
@@ -80,6 +87,13 @@ type Serial struct {
 
 type Agent struct {
 	Path string `toml:"path"`
+	// A new agent is tried before it replaces this one: it must say
+	// READY within StartTimeout and keep its watchdog fed for Trial. It
+	// gets Attempts tries.
+	Trial        Duration `toml:"trial"`
+	StartTimeout Duration `toml:"start_timeout"`
+	Watchdog     Duration `toml:"watchdog"`
+	Attempts     int      `toml:"attempts"`
 }
 
 // Duration is a TOML string such as "10s" or "1m30s".
@@ -103,7 +117,7 @@ func Load(path string) (*Config, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reading configuration: %w", err)
 	}
-	c := &Config{}
+	c := &Config{Path: path}
 	dec := toml.NewDecoder(bytes.NewReader(data)).DisallowUnknownFields()
 	if err := dec.Decode(c); err != nil {
 		return nil, describe(path, err)
@@ -142,9 +156,14 @@ func (c *Config) defaults() error {
 		c.Device.StateDir = "/var/lib/beamup"
 	}
 	if c.Device.ID == "" {
-		if id, err := os.ReadFile("/etc/machine-id"); err == nil {
-			c.Device.ID = strings.TrimSpace(string(id))
+		id, err := board.DeviceID("/")
+		if err != nil {
+			return err
 		}
+		c.Device.ID = id
+	}
+	if c.Device.Board == "" {
+		c.Device.Board = board.BoardID("/")
 	}
 	if c.Node.Name == "" {
 		return errors.New("[node] name is required")
@@ -171,6 +190,12 @@ func (c *Config) defaults() error {
 		if m, f, ok := strings.Cut(c.Health.Function, ":"); !ok || m == "" || f == "" {
 			return fmt.Errorf("[health] function %q: want module:function", c.Health.Function)
 		}
+	}
+	setDefault(&c.Agent.Trial, 30*time.Second)
+	setDefault(&c.Agent.StartTimeout, time.Minute)
+	setDefault(&c.Agent.Watchdog, 10*time.Second)
+	if c.Agent.Attempts <= 0 {
+		c.Agent.Attempts = 3
 	}
 	if c.MQTT.TopicPrefix == "" {
 		c.MQTT.TopicPrefix = "beamup"

@@ -2,6 +2,7 @@ package updater
 
 import (
 	"archive/tar"
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
@@ -48,7 +49,7 @@ func HashPayload(path string, chunkSize int64) (Payload, error) {
 // SignManifest signs manifest bytes in minisign's prehashed (ED) form, with
 // "name version" as the trusted comment.
 func SignManifest(key minisign.PrivateKey, raw []byte, trustedComment string) []byte {
-	r := minisign.NewReader(bytesReader(raw))
+	r := minisign.NewReader(bytes.NewReader(raw))
 	io.Copy(io.Discard, r)
 	return r.SignWithComments(key, trustedComment, "signature from beamup secret key")
 }

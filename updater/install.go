@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"time"
 )
 
 // Install installs the bundle at path and waits for the outcome. Its steps,
@@ -48,6 +49,14 @@ func (u *Updater) InstallFrom(ctx context.Context, name string, r io.Reader) (*R
 	op, files, err := u.verify(ctx, r)
 	if err != nil {
 		return u.rejected(op, err)
+	}
+	if op.Kind == KindSelfUpdate {
+		// A new beamupd is tried and swapped in by TryAgent.
+		if err := u.stageAgent(op); err != nil {
+			return u.rejected(op, err)
+		}
+		return &Result{Kind: op.Kind, Bundle: op.Bundle, Name: op.Name, Version: op.Version, Outcome: Staged,
+			Reason: fmt.Sprintf("beamupd %s verified; it is tried before it replaces %s", op.Version, u.cfg.Agent.Version), At: time.Now().UTC()}, nil
 	}
 	if err := u.preflight(ctx, op, files); err != nil {
 		return u.rejected(op, err)

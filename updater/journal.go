@@ -7,6 +7,8 @@ import (
 	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/beamup/beamup/internal/durable"
 )
 
 // Step is a journaled step of an operation. The names are stable: they are
@@ -26,6 +28,22 @@ const (
 	StepCommitting  Step = "committing"   // make_permanent under way
 	StepReverting   Step = "reverting"    // failed; restarting on the permanent release
 	StepRollingBack Step = "rolling-back" // beamupd rollback under way
+)
+
+// The steps of a self-update, in order. Until StepAgentReplacing the
+// running executable is untouched; from it on the executable at the agent
+// path is either the old or the new one, both complete.
+const (
+	StepAgentStaged    Step = "agent-staged"    // new beamupd verified in staging
+	StepAgentTrying    Step = "agent-trying"    // new beamupd on trial
+	StepAgentReplacing Step = "agent-replacing" // previous kept in agent/; executable being replaced
+)
+
+// Kinds of operation.
+const (
+	KindInstall    = "install"
+	KindRollback   = "rollback"
+	KindSelfUpdate = "self-update"
 )
 
 // pastNoReturn says whether a step comes at or after install_release.
@@ -54,7 +72,7 @@ type Journal struct {
 
 // Operation is an install or rollback under way.
 type Operation struct {
-	Kind            string    `json:"kind"` // install or rollback
+	Kind            string    `json:"kind"` // install, rollback or self-update
 	Bundle          string    `json:"bundle,omitempty"`
 	Name            string    `json:"name"`
 	Version         string    `json:"version"`
@@ -62,6 +80,7 @@ type Operation struct {
 	Mode            string    `json:"mode,omitempty"`
 	UpgradeFrom     []string  `json:"upgrade_from,omitempty"`
 	SecurityVersion int       `json:"security_version"`
+	SHA256          string    `json:"sha256,omitempty"` // the payload's
 	Step            Step      `json:"step"`
 	Reason          string    `json:"reason,omitempty"`
 	NodePid         string    `json:"node_pid,omitempty"`
@@ -129,5 +148,5 @@ func (s *JournalStore) Save(j *Journal) error {
 	if err != nil {
 		return err
 	}
-	return WriteFileAtomic(s.path, append(data, '\n'), 0o644)
+	return durable.WriteFile(s.path, append(data, '\n'), 0o644)
 }

@@ -14,6 +14,10 @@ const (
 	Rejected  Outcome = "rejected"  // exit 10: refused before any change
 	Reverted  Outcome = "reverted"  // exit 11: failed; the previous release runs, healthy
 	Failed    Outcome = "failed"    // exit 12: the node's state needs attention
+
+	// Staged is not an end: a new beamupd verified in staging waits to be
+	// tried (TryAgent).
+	Staged Outcome = "staged"
 )
 
 // ExitCode is the command-line exit code for an outcome.

@@ -10,11 +10,15 @@ import (
 func (u *Updater) policy(ctx context.Context) func(*Header) error {
 	return func(h *Header) error {
 		m := h.Manifest
-		if m.Kind != KindRelease {
-			return reject("bundle of kind %q: this build installs release bundles only (self-update comes with the agent transport)", m.Kind)
-		}
-		if u.cfg.Release != "" && m.Name != u.cfg.Release {
-			return reject("bundle is release %q, this device runs %q", m.Name, u.cfg.Release)
+		switch m.Kind {
+		case KindAgent:
+			if err := u.agentPolicy(m); err != nil {
+				return err
+			}
+		case KindRelease:
+			if u.cfg.Release != "" && m.Name != u.cfg.Release {
+				return reject("bundle is release %q, this device runs %q", m.Name, u.cfg.Release)
+			}
 		}
 		if len(m.Compatible) > 0 && !slices.Contains(m.Compatible, u.cfg.Board) {
 			return reject("bundle is for boards %v, this device is %q", m.Compatible, u.cfg.Board)
@@ -34,4 +38,20 @@ func (u *Updater) policy(ctx context.Context) func(*Header) error {
 // any payload byte is fetched: transports call it on an offer.
 func (u *Updater) Check(ctx context.Context, h *Header) error {
 	return u.policy(ctx)(h)
+}
+
+// agentPolicy decides whether a new beamupd is meant for this device.
+func (u *Updater) agentPolicy(m *Manifest) error {
+	a := u.cfg.Agent
+	switch {
+	case a.Trier == nil:
+		return reject("agent bundle: self-update is not set up on this device")
+	case m.Name != "beamupd":
+		return reject("agent bundle is %q, not beamupd", m.Name)
+	case m.Arch != a.Arch:
+		return reject("agent bundle is for %s, this device is %s", m.Arch, a.Arch)
+	case m.Version == a.Version:
+		return reject("beamupd %s already runs here", m.Version)
+	}
+	return nil
 }

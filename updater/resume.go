@@ -20,6 +20,9 @@ func (u *Updater) resume(ctx context.Context) (*Result, error) {
 	if op == nil {
 		return nil, nil
 	}
+	if op.Kind == KindSelfUpdate {
+		return u.resumeAgent(op), nil
+	}
 	op.Resumes++
 	if err := u.enter(op, op.Step); err != nil {
 		return nil, err

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+
+	"github.com/beamup/beamup/internal/durable"
 )
 
 // SecurityStore keeps security.json: the highest security_version ever
@@ -50,5 +52,5 @@ func (s *SecurityStore) Commit(name string, v int) error {
 	}
 	m[name] = v
 	data, _ := json.MarshalIndent(m, "", "  ")
-	return WriteFileAtomic(s.path, append(data, '\n'), 0o644)
+	return durable.WriteFile(s.path, append(data, '\n'), 0o644)
 }

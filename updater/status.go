@@ -45,6 +45,7 @@ var stateOf = map[Step]string{
 	StepVerified: "verifying", StepCopied: "installing", StepUnpacking: "installing",
 	StepUnpacked: "installing", StepInstalling: "installing", StepChecking: "checking",
 	StepCommitting: "checking", StepReverting: "reverting", StepRollingBack: "installing",
+	StepAgentStaged: "verifying", StepAgentTrying: "checking", StepAgentReplacing: "installing",
 }
 
 // Status reports the journal and, when the node answers, its release.

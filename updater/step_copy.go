@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 
 	"github.com/beamup/beamup/beam"
+	"github.com/beamup/beamup/internal/durable"
 )
 
 // copy puts the verified tarball where release_handler looks for it,
@@ -19,10 +20,10 @@ func (u *Updater) copy(op *Operation, files *beam.ReleaseFiles) error {
 		return err
 	}
 	base := u.releaseBase(op)
-	if err := CopyFileAtomic(base+".tar.gz", u.staged(op), 0o644); err != nil {
+	if err := durable.CopyFile(base+".tar.gz", u.staged(op), 0o644); err != nil {
 		return fmt.Errorf("copying the release: %w", err)
 	}
-	if err := WriteFileAtomic(base+".rel", files.RelData, 0o644); err != nil {
+	if err := durable.WriteFile(base+".rel", files.RelData, 0o644); err != nil {
 		return fmt.Errorf("copying the release: %w", err)
 	}
 	return nil
@@ -42,7 +43,7 @@ func (u *Updater) removeCopies(op *Operation) {
 			u.Log("cleanup: %v", err)
 		}
 	}
-	SyncDir(filepath.Dir(base))
+	durable.SyncDir(filepath.Dir(base))
 }
 
 // prepareRELEASES makes sure releases/RELEASES describes the running

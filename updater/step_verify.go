@@ -40,8 +40,12 @@ func (u *Updater) verify(ctx context.Context, in io.Reader) (*Operation, *beam.R
 	var op *Operation
 	if h != nil {
 		m := h.Manifest
-		op = &Operation{Kind: "install", Bundle: h.ID(), Name: m.Name, Version: m.Version,
-			SecurityVersion: m.SecurityVersion, Mode: m.Mode(), Started: time.Now().UTC()}
+		kind := KindInstall
+		if m.Kind == KindAgent {
+			kind = KindSelfUpdate
+		}
+		op = &Operation{Kind: kind, Bundle: h.ID(), Name: m.Name, Version: m.Version,
+			SecurityVersion: m.SecurityVersion, SHA256: m.Payload.SHA256, Mode: m.Mode(), Started: time.Now().UTC()}
 		if m.Upgrade != nil {
 			op.UpgradeFrom = m.Upgrade.From
 		}
@@ -52,6 +56,9 @@ func (u *Updater) verify(ctx context.Context, in io.Reader) (*Operation, *beam.R
 	staged := u.staged(op)
 	if err := os.Rename(partial, staged); err != nil {
 		return op, nil, fmt.Errorf("staging payload: %w", err)
+	}
+	if op.Kind == KindSelfUpdate {
+		return op, nil, nil
 	}
 	f, err := os.Open(staged)
 	if err != nil {
@@ -90,5 +97,8 @@ func (u *Updater) incoming() string { return filepath.Join(u.stagingDir(), "inco
 
 // staged is where op's verified payload waits in the state directory.
 func (u *Updater) staged(op *Operation) string {
+	if op.Kind == KindSelfUpdate {
+		return filepath.Join(u.stagingDir(), op.Bundle+".beamupd")
+	}
 	return filepath.Join(u.stagingDir(), op.Bundle+".tar.gz")
 }

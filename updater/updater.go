@@ -55,6 +55,23 @@ type Config struct {
 	InstallTimeout time.Duration // bound on install_release
 	BootTimeout    time.Duration // bound on the node coming back and booting
 	Health         HealthConfig
+	Agent          AgentConfig
+}
+
+// AgentConfig is what self-update needs to know of the running beamupd.
+type AgentConfig struct {
+	Path     string // the executable that a new beamupd replaces
+	Version  string // the running beamupd's version
+	Arch     string // the running beamupd's arch, as manifests name it
+	Attempts int    // trials a new beamupd gets before it is given up
+	// Trier runs a new beamupd on trial; nil refuses agent bundles.
+	Trier Trier
+}
+
+// Trier runs a new beamupd executable and tells why it is not fit to
+// replace the running one, or nil; agent.Trial is one.
+type Trier interface {
+	Try(ctx context.Context, exe string) error
 }
 
 // HealthConfig says when a node counts as healthy.
@@ -133,3 +150,6 @@ func result(r *Result) (*Result, error) {
 	}
 	return r, &Error{Outcome: r.Outcome, Err: fmt.Errorf("%s", r.Reason)}
 }
+
+// AgentPath is the executable that self-update replaces.
+func (u *Updater) AgentPath() string { return u.cfg.Agent.Path }

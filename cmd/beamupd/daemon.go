@@ -2,16 +2,22 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/peterbourgon/ff/v3/ffcli"
 
+	"github.com/beamup/beamup/agent"
+	"github.com/beamup/beamup/board"
 	"github.com/beamup/beamup/config"
+	"github.com/beamup/beamup/daemon"
 	"github.com/beamup/beamup/systemd"
 	"github.com/beamup/beamup/transport/mqtt"
 	"github.com/beamup/beamup/transport/serial"
@@ -28,73 +34,107 @@ func runCommand(stdout, stderr io.Writer) *ffcli.Command {
 		LongHelp: "On start, run finishes whatever operation an earlier beamupd left in the\n" +
 			"journal (after a crash or power cut). It then serves the serial console when\n" +
 			"[serial] port is set and follows its MQTT targets when [mqtt] broker is set,\n" +
-			"until SIGTERM. One operation runs at a time, whichever transport asked.",
+			"until SIGTERM. One operation runs at a time, whichever transport asked.\n" +
+			"Under systemd it says READY, keeps STATUS current and feeds the watchdog\n" +
+			"from its main loop; [device] watchdog names a hardware watchdog it feeds too.",
 		FlagSet: fs,
 		Exec: func(ctx context.Context, args []string) error {
-			return withDevice(ctx, *cfgPath, stderr, func(u *updater.Updater, c *config.Config) error {
+			var exe string
+			err := withDevice(ctx, *cfgPath, stderr, func(u *updater.Updater, c *config.Config) error {
+				exe = u.AgentPath()
 				return serve(ctx, u, c, stderr)
 			})
+			if errors.Is(err, daemon.ErrHandover) {
+				return handover(exe)
+			}
+			return err
 		},
 	}
 }
 
-// serve resumes, then runs every configured transport until ctx is done.
+// serve runs the daemon's main loop over every configured transport until
+// ctx is done.
 func serve(ctx context.Context, u *updater.Updater, c *config.Config, stderr io.Writer) error {
-	// Every step is logged, and sent to each transport that reports steps.
-	var sinks []func(string, ...any)
-	printf := func(format string, args ...any) { fmt.Fprintf(stderr, format+"\n", args...) }
+	var notify systemd.Notifier
+	cfg := daemon.Config{
+		Watchdog:   systemd.WatchdogInterval(),
+		StuckAfter: stuckAfter(c),
+		Notify:     notify,
+		Describe:   describe(c),
+		Log:        func(format string, args ...any) { fmt.Fprintf(stderr, format+"\n", args...) },
+	}
+	if c.Device.Watchdog != "" {
+		wd, err := board.OpenWatchdog(c.Device.Watchdog, c.Device.WatchdogTimeout.Duration)
+		if err != nil {
+			return &exitError{code: 2, err: err}
+		}
+		defer wd.Close()
+		cfg.Hardware = wd
+	}
+	injectFault(&cfg)
+	trial := os.Getenv(agent.TrialEnv) != ""
+	d := daemon.New(cfg, trialUpdater{u, trial})
+
+	// Every step is logged, counts as progress, and goes to each
+	// transport that reports steps and to systemd's STATUS line.
+	var mu sync.Mutex
+	sinks := []func(string, ...any){cfg.Log, func(format string, args ...any) { notify.Status(fmt.Sprintf(format, args...)) }}
 	u.Log = func(format string, args ...any) {
-		printf(format, args...)
+		d.Progress()
+		mu.Lock()
+		defer mu.Unlock()
 		for _, s := range sinks {
 			s(format, args...)
 		}
 	}
-	r, err := u.Resume(ctx)
-	if err != nil {
-		return err
-	}
-	if r != nil {
-		printf("%s: %s", r.Outcome, r.Reason)
-	}
-
-	// Build every transport before any runs: sinks is read by u.Log.
-	var runners []func(context.Context) error
 	if c.Serial.Port != "" {
-		port, err := serial.Open(c.Serial.Port, c.Serial.Baud)
-		if err != nil {
-			return &exitError{code: 2, err: err}
-		}
-		defer port.Close()
-		console := serial.NewConsole(port, u, filepath.Join(c.Device.StateDir, "staging"))
+		console := serial.NewConsole(nil, d, filepath.Join(c.Device.StateDir, "staging"))
 		console.Describe = func(s *updater.Status) { s.Device, s.Board, s.AgentVersion = c.Device.ID, c.Device.Board, version }
 		sinks = append(sinks, console.Event)
-		runners = append(runners, console.Run)
+		d.AddTransport(func(ctx context.Context) error {
+			// Opened for each run: the port is exclusive, and a new
+			// beamupd on trial needs it.
+			port, err := serial.Open(c.Serial.Port, c.Serial.Baud)
+			if err != nil {
+				return &exitError{code: 2, err: err}
+			}
+			defer port.Close()
+			console.Port = port
+			return console.Run(ctx)
+		})
 	}
 	if c.MQTT.Broker != "" {
-		d, err := mqttDevice(u, c, printf)
+		dev, err := mqttDevice(d, c, cfg.Log)
 		if err != nil {
 			return err
 		}
-		sinks = append(sinks, d.Event)
-		runners = append(runners, d.Run)
+		sinks = append(sinks, dev.Event)
+		d.AddTransport(dev.Run)
 	}
-	sinks = append(sinks, func(format string, args ...any) { systemd.Status(fmt.Sprintf(format, args...)) })
-	systemd.Ready(fmt.Sprintf("serving %s", describe(c)))
-	var wg sync.WaitGroup
-	errc := make(chan error, len(runners))
-	for _, run := range runners {
-		wg.Add(1)
-		go func() { defer wg.Done(); errc <- run(ctx) }()
+	return d.Run(ctx)
+}
+
+// stuckAfter bounds how long one operation may go without a line of
+// progress: the longest quiet stretch of any step is install_release, a
+// restart of the node, the soak, or a trial of a new beamupd.
+func stuckAfter(c *config.Config) time.Duration {
+	release := c.Node.InstallTimeout.Duration + c.Node.BootTimeout.Duration + c.Health.Soak.Duration
+	trial := c.Agent.StartTimeout.Duration + c.Agent.Trial.Duration + 10*time.Second
+	return max(release, trial) + 2*c.Node.CallTimeout.Duration
+}
+
+// trialUpdater is the updater of a beamupd on trial: the journal belongs to
+// the beamupd that tries it, so there is nothing to resume.
+type trialUpdater struct {
+	*updater.Updater
+	trial bool
+}
+
+func (t trialUpdater) Resume(ctx context.Context) (*updater.Result, error) {
+	if t.trial {
+		return nil, nil
 	}
-	wg.Wait()
-	close(errc)
-	for err := range errc {
-		if err != nil {
-			return err
-		}
-	}
-	<-ctx.Done()
-	return nil
+	return t.Updater.Resume(ctx)
 }
 
 // describe names the transports the daemon serves.
@@ -113,7 +153,7 @@ func describe(c *config.Config) string {
 }
 
 // mqttDevice is the device on the configured broker.
-func mqttDevice(u *updater.Updater, c *config.Config, log func(string, ...any)) (*mqtt.Device, error) {
+func mqttDevice(inst mqtt.Installer, c *config.Config, log func(string, ...any)) (*mqtt.Device, error) {
 	keys, err := updater.LoadPublicKeys(c.Trust.PublicKeys)
 	if err != nil {
 		return nil, err
@@ -130,5 +170,5 @@ func mqttDevice(u *updater.Updater, c *config.Config, log func(string, ...any)) 
 		StateDir:     c.Device.StateDir,
 		Fetcher:      mqtt.Fetcher{Keys: keys},
 	}
-	return mqtt.NewDevice(cfg, u, log), nil
+	return mqtt.NewDevice(cfg, inst, log), nil
 }

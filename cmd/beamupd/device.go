@@ -4,8 +4,11 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"strings"
 
+	"github.com/beamup/beamup/agent"
 	"github.com/beamup/beamup/beam"
 	"github.com/beamup/beamup/board"
 	"github.com/beamup/beamup/config"
@@ -50,6 +53,11 @@ func device(ctx context.Context, c *config.Config, log io.Writer) (u *updater.Up
 			Timeout:  c.Health.Timeout.Duration,
 		},
 	}
+	// The trial's lines go wherever the updater's go, once it exists.
+	logf := func(format string, args ...any) { u.Log(format, args...) }
+	if cfg.Agent, err = agentConfig(c, logf); err != nil {
+		return nil, nil, &exitError{code: 2, err: err}
+	}
 	if c.Health.Function != "" {
 		cfg.Health.Module, cfg.Health.Function, _ = strings.Cut(c.Health.Function, ":")
 	}
@@ -58,6 +66,36 @@ func device(ctx context.Context, c *config.Config, log io.Writer) (u *updater.Up
 		fmt.Fprintf(log, format+"\n", args...)
 	}
 	return u, node.Close, nil
+}
+
+// agentConfig describes this beamupd for self-update, and how a new one is
+// tried: as "beamupd run" with the same configuration.
+func agentConfig(c *config.Config, log func(string, ...any)) (updater.AgentConfig, error) {
+	path := c.Agent.Path
+	if path == "" {
+		exe, err := os.Executable()
+		if err != nil {
+			return updater.AgentConfig{}, fmt.Errorf("finding the running executable (set [agent] path): %w", err)
+		}
+		if path, err = filepath.EvalSymlinks(exe); err != nil {
+			return updater.AgentConfig{}, fmt.Errorf("finding the running executable (set [agent] path): %w", err)
+		}
+	}
+	var env []string
+	for _, kv := range os.Environ() {
+		if k, _, _ := strings.Cut(kv, "="); k != "NOTIFY_SOCKET" && !strings.HasPrefix(k, "WATCHDOG_") {
+			env = append(env, kv)
+		}
+	}
+	a := c.Agent
+	return updater.AgentConfig{
+		Path: path, Version: version, Arch: agent.Arch(), Attempts: a.Attempts,
+		Trier: &agent.Trial{
+			Args: []string{"run", "--config", c.Path}, Env: env, Stdout: os.Stderr,
+			StartTimeout: a.StartTimeout.Duration, Watchdog: a.Watchdog.Duration, Period: a.Trial.Duration,
+			Log: log,
+		},
+	}, nil
 }
 
 // withDevice loads the configuration at cfgPath, connects to the node and

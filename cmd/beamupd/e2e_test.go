@@ -96,6 +96,9 @@ type deviceOpts struct {
 	health string
 	// mqtt is an [mqtt] section for the configuration.
 	mqtt string
+	// device is more keys of the [device] section; sections is more
+	// sections.
+	device, sections string
 }
 
 func newDevice(t *testing.T, vsn string, o deviceOpts) *device {
@@ -120,7 +123,7 @@ func newDevice(t *testing.T, vsn string, o deviceOpts) *device {
 id = %q
 board = "testboard"
 state_dir = %q
-
+%s
 [trust]
 public_keys = [%q]
 
@@ -138,7 +141,7 @@ code_change_timeout = "5s"
 [health]
 %ssoak = %q
 interval = "200ms"
-%s`, d.id, d.stateDir, filepath.Join(keyDir, "release.pub"), tg.Node, tg.CookieFile, tg.EPMDPort, tg.Root, tg.Control(), health, o.soak, o.mqtt)
+%s%s`, d.id, d.stateDir, o.device, filepath.Join(keyDir, "release.pub"), tg.Node, tg.CookieFile, tg.EPMDPort, tg.Root, tg.Control(), health, o.soak, o.mqtt, o.sections)
 	if err := os.WriteFile(d.config, []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -687,11 +690,20 @@ func TestNotifyReadyAndStatus(t *testing.T) {
 	defer func() { cmd.Process.Kill(); cmd.Wait() }()
 	conn.SetReadDeadline(time.Now().Add(30 * time.Second))
 	buf := make([]byte, 4096)
-	n, err := conn.Read(buf)
-	if err != nil {
-		t.Fatalf("no notification: %v", err)
-	}
-	if msg := string(buf[:n]); !strings.Contains(msg, "READY=1") || !strings.Contains(msg, "STATUS=serving") {
-		t.Errorf("first notification %q, want READY=1 and a STATUS", msg)
+	for {
+		n, err := conn.Read(buf)
+		if err != nil {
+			t.Fatalf("no READY: %v", err)
+		}
+		msg := string(buf[:n])
+		if strings.Contains(msg, "WATCHDOG=1") {
+			t.Errorf("WATCHDOG=1 without WATCHDOG_USEC: %q", msg)
+		}
+		if strings.Contains(msg, "READY=1") {
+			if !strings.Contains(msg, "STATUS=serving") {
+				t.Errorf("READY notification %q, want a STATUS with it", msg)
+			}
+			break
+		}
 	}
 }

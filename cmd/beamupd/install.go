@@ -19,7 +19,10 @@ func installCommand(stdout, stderr io.Writer) *ffcli.Command {
 		ShortUsage: "beamupd install [--config FILE] BUNDLE",
 		ShortHelp:  "install a bundle from a file and wait for the outcome",
 		LongHelp: "Exit codes: 0 committed, 10 rejected before any change, 11 failed and reverted,\n" +
-			"12 failed and the node needs attention, 2 usage or configuration error.",
+			"12 failed and the node needs attention, 2 usage or configuration error.\n\n" +
+			"An agent bundle (a new beamupd) is tried as 'beamupd run' before it replaces\n" +
+			"[agent] path; stop a running beamupd daemon first, or send the bundle to it over\n" +
+			"MQTT or the serial console, where it hands over to the new binary by itself.",
 		FlagSet: fs,
 		Exec: func(ctx context.Context, args []string) error {
 			if len(args) != 1 {
@@ -27,8 +30,21 @@ func installCommand(stdout, stderr io.Writer) *ffcli.Command {
 			}
 			return withDevice(ctx, *cfgPath, stderr, func(u *updater.Updater, _ *config.Config) error {
 				r, err := u.Install(ctx, args[0])
+				if err == nil && r.Outcome == updater.Staged {
+					r, err = selfUpdate(ctx, u)
+				}
 				return report(stdout, r, err)
 			})
 		},
 	}
+}
+
+// selfUpdate tries the staged beamupd and, when it passes, commits it:
+// this one-shot process does not hand over to it.
+func selfUpdate(ctx context.Context, u *updater.Updater) (*updater.Result, error) {
+	replaced, r, err := u.TryAgent(ctx)
+	if err != nil || !replaced {
+		return r, err
+	}
+	return u.FinishAgent()
 }

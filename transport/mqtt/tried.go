@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/beamup/beamup/internal/durable"
 	"github.com/beamup/beamup/updater"
 )
 
@@ -36,5 +37,5 @@ func (t *tried) set(id string, o updater.Outcome) error {
 	}
 	t.m[id] = o
 	data, _ := json.Marshal(t.m)
-	return updater.WriteFileAtomic(t.path, data, 0o644)
+	return durable.WriteFile(t.path, data, 0o644)
 }

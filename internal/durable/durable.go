@@ -1,27 +1,26 @@
-package updater
+// Package durable writes files so that a crash or a power cut leaves
+// either the old or the new content, never a torn or missing file.
+package durable
 
 import (
-	"bytes"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 )
 
-func bytesReader(b []byte) io.Reader { return bytes.NewReader(b) }
-
-// WriteFileAtomic replaces path with data durably: write a temporary file
+// WriteFile replaces path with data durably: write a temporary file
 // beside it, fsync it, check Close, rename it over path, fsync the
 // directory. After a crash path holds either the old or the new bytes.
-func WriteFileAtomic(path string, data []byte, perm os.FileMode) error {
+func WriteFile(path string, data []byte, perm os.FileMode) error {
 	return writeAtomic(path, perm, func(w io.Writer) error {
 		_, err := w.Write(data)
 		return err
 	})
 }
 
-// CopyFileAtomic copies src to dst with the same guarantees.
-func CopyFileAtomic(dst, src string, perm os.FileMode) error {
+// CopyFile copies src to dst with the same guarantees.
+func CopyFile(dst, src string, perm os.FileMode) error {
 	in, err := os.Open(src)
 	if err != nil {
 		return err

@@ -1,0 +1,66 @@
+package agent
+
+import (
+	"bytes"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/minio/selfupdate"
+
+	"github.com/beamup/beamup/internal/durable"
+)
+
+// Replace puts the executable at staged in place of target, durably, after
+// keeping a copy of target at keep. After a crash at any point target is
+// either the old or the new executable, complete, never missing.
+//
+// selfupdate writes and checks the new file (.target.new, beside target,
+// so that the rename stays on one file system). Its CommitBinary is not
+// used: it renames target away before it renames the new file in, which
+// leaves no executable at target for a moment, and it syncs nothing. On
+// Linux one rename replaces target atomically.
+func Replace(target, staged, keep string, sha256Hex string) error {
+	if err := os.MkdirAll(filepath.Dir(keep), 0o755); err != nil {
+		return fmt.Errorf("keeping the previous beamupd: %w", err)
+	}
+	if err := durable.CopyFile(keep, target, 0o755); err != nil {
+		return fmt.Errorf("keeping the previous beamupd: %w", err)
+	}
+	data, err := os.ReadFile(staged)
+	if err != nil {
+		return fmt.Errorf("reading the new beamupd: %w", err)
+	}
+	sum, err := hex.DecodeString(sha256Hex)
+	if err != nil {
+		return fmt.Errorf("agent checksum %q: %w", sha256Hex, err)
+	}
+	opts := selfupdate.Options{TargetPath: target, TargetMode: 0o755, Checksum: sum}
+	if err := selfupdate.PrepareAndCheckBinary(bytes.NewReader(data), opts); err != nil {
+		return fmt.Errorf("writing the new beamupd beside %s: %w", target, err)
+	}
+	dir, name := filepath.Split(target)
+	next := filepath.Join(dir, "."+name+".new")
+	if err := syncFile(next); err != nil {
+		os.Remove(next)
+		return err
+	}
+	if err := os.Rename(next, target); err != nil {
+		os.Remove(next)
+		return fmt.Errorf("replacing %s: %w", target, err)
+	}
+	return durable.SyncDir(filepath.Dir(target))
+}
+
+func syncFile(path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if err := f.Sync(); err != nil {
+		return fmt.Errorf("syncing %s: %w", path, err)
+	}
+	return nil
+}

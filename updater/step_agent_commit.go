@@ -1,0 +1,46 @@
+package updater
+
+import (
+	"fmt"
+)
+
+// resumeAgent ends a self-update that a restart interrupted, or that
+// handed over to this beamupd. Only a beamupd of the new version commits
+// it: any other means the executable was never replaced, and the one
+// that runs stays.
+func (u *Updater) resumeAgent(op *Operation) *Result {
+	if op.Step == StepAgentReplacing && u.cfg.Agent.Version == op.Version {
+		return u.commitAgent(op)
+	}
+	return u.finish(op, Reverted, fmt.Sprintf("self-update to beamupd %s interrupted at step %s; beamupd %s runs",
+		op.Version, op.Step, u.cfg.Agent.Version))
+}
+
+// commitAgent records a new beamupd that runs.
+func (u *Updater) commitAgent(op *Operation) *Result {
+	if err := u.security.Commit(op.Name, op.SecurityVersion); err != nil {
+		return u.finish(op, Failed, fmt.Sprintf("recording security_version: %v", err))
+	}
+	u.Log("committed beamupd %s", op.Version)
+	return u.finish(op, Committed, fmt.Sprintf("beamupd %s runs (previous kept in %s)", op.Version, u.previousAgent()))
+}
+
+// FinishAgent commits a self-update whose new executable is in place, for
+// a one-shot beamupd install, which does not run the new binary itself:
+// its trial has shown that it runs. A daemon that runs from the replaced
+// executable runs the new version after its next restart.
+func (u *Updater) FinishAgent() (*Result, error) {
+	lock, err := Acquire(u.cfg.StateDir, "self-update")
+	if err != nil {
+		return nil, err
+	}
+	defer lock.Release()
+	j, err := u.journal.Load()
+	if err != nil {
+		return nil, err
+	}
+	if op := j.Op; op != nil && op.Kind == KindSelfUpdate && op.Step == StepAgentReplacing {
+		return result(u.commitAgent(op))
+	}
+	return nil, fmt.Errorf("no replaced beamupd to commit")
+}

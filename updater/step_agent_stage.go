@@ -1,0 +1,24 @@
+package updater
+
+import (
+	"fmt"
+	"os"
+
+	"github.com/beamup/beamup/agent"
+)
+
+// stageAgent checks that the verified payload is an executable for this
+// device, whatever its manifest said, and journals it as staged. Nothing
+// outside the state directory has changed.
+func (u *Updater) stageAgent(op *Operation) error {
+	exe := u.staged(op)
+	if err := agent.CheckExecutable(exe, u.cfg.Agent.Arch); err != nil {
+		os.Remove(exe)
+		return reject("%v", err)
+	}
+	if err := os.Chmod(exe, 0o755); err != nil {
+		return fmt.Errorf("staging the new beamupd: %w", err)
+	}
+	u.Log("verified bundle %.12s: beamupd %s for %s", op.Bundle, op.Version, u.cfg.Agent.Arch)
+	return u.enter(op, StepAgentStaged)
+}

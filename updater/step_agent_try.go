@@ -1,0 +1,76 @@
+package updater
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"strings"
+)
+
+// TryAgent tries the beamupd that InstallFrom staged, and replaces the
+// running executable with it when it passes. Its steps, in order:
+//
+//  1. trying: the new binary runs under the Trier, up to Attempts times,
+//     while the executable at the agent path stays as it is
+//  2. replacing: the running executable is kept in state_dir/agent, then
+//     replaced in one rename
+//
+// With handover, the caller executes the new binary, which commits the
+// self-update when it starts (resumeAgent). A new binary that fails every
+// trial is given up and the running one stays: Reverted, with the reason.
+func (u *Updater) TryAgent(ctx context.Context) (handover bool, r *Result, err error) {
+	lock, err := Acquire(u.cfg.StateDir, "self-update")
+	if err != nil {
+		return false, nil, err
+	}
+	defer lock.Release()
+	j, err := u.journal.Load()
+	if err != nil {
+		return false, nil, err
+	}
+	op := j.Op
+	if op == nil || op.Kind != KindSelfUpdate || op.Step != StepAgentStaged {
+		return false, nil, errors.New("no new beamupd is staged")
+	}
+	if err := u.enter(op, StepAgentTrying); err != nil {
+		return false, nil, err
+	}
+	if err := u.tryAgent(ctx, op); err != nil {
+		if ctx.Err() != nil {
+			err = fmt.Errorf("beamupd %s stopped during the trial", u.cfg.Agent.Version)
+		}
+		r, err := result(u.finish(op, Reverted, fmt.Sprintf("beamupd %s was not kept: %v; beamupd %s runs", op.Version, err, u.cfg.Agent.Version)))
+		u.Log("%s: %s", r.Outcome, r.Reason)
+		return false, r, err
+	}
+	if err := u.replaceAgent(op); err != nil {
+		return false, nil, err
+	}
+	return true, &Result{Kind: op.Kind, Bundle: op.Bundle, Name: op.Name, Version: op.Version, Outcome: Staged,
+		Reason: fmt.Sprintf("beamupd %s replaced %s; handing over", op.Version, u.cfg.Agent.Version)}, nil
+}
+
+// tryAgent gives the new binary its attempts.
+func (u *Updater) tryAgent(ctx context.Context, op *Operation) error {
+	var why []string
+	for i := 1; i <= u.cfg.Agent.Attempts; i++ {
+		u.Log("trying beamupd %s (attempt %d of %d)", op.Version, i, u.cfg.Agent.Attempts)
+		err := u.cfg.Agent.Trier.Try(ctx, u.staged(op))
+		if err == nil {
+			u.Log("beamupd %s passed its trial", op.Version)
+			return nil
+		}
+		if ctx.Err() != nil {
+			return err
+		}
+		u.Log("beamupd %s: %v", op.Version, err)
+		why = append(why, err.Error())
+	}
+	return fmt.Errorf("%s", strings.Join(why, "; "))
+}
+
+// previousAgent is where the replaced executable is kept.
+func (u *Updater) previousAgent() string {
+	return filepath.Join(u.cfg.StateDir, "agent", "beamupd")
+}
