@@ -297,7 +297,7 @@ func TestSelfUpdateKilledAtEachStep(t *testing.T) {
 		outcome updater.Outcome
 	}{
 		{updater.StepAgentStaged, "1.0.0", updater.Reverted},
-		{updater.StepAgentReplacing, "1.0.0", updater.Reverted}, // killed before the rename
+		{updater.StepAgentReplacing, "1.0.0", updater.Reverted},  // killed before the rename
 		{updater.StepAgentReplacing, "2.0.0", updater.Committed}, // after it, before the handover
 	} {
 		t.Run(fmt.Sprintf("%s-%s", c.step, c.at), func(t *testing.T) {
