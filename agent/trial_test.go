@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/beamup/beamup/internal/otptest"
 )
 
 // script writes a shell script that plays a new beamupd.
@@ -23,6 +25,7 @@ func script(t *testing.T, body string) string {
 // way systemd does; socat (or the shell's own tools) cannot send
 // datagrams, so the scripts use python3 for sd_notify.
 func TestTrial(t *testing.T) {
+	otptest.Require(t, "python3")
 	notify := `python3 -c 'import os,socket,sys; s=socket.socket(socket.AF_UNIX,socket.SOCK_DGRAM); s.sendto(sys.argv[1].encode(), os.environ["NOTIFY_SOCKET"])' `
 	for name, c := range map[string]struct {
 		body string

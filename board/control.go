@@ -5,7 +5,6 @@ package board
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"os/exec"
 	"strings"
@@ -30,7 +29,7 @@ func ParseControl(spec string) (Control, error) {
 	case kind == "exec":
 		return ExecControl{Command: arg}, nil
 	case kind == "systemd":
-		return nil, errors.New("node control systemd: is not supported by this build yet; use exec:COMMAND")
+		return SystemdControl{Unit: arg}, nil
 	}
 	return nil, fmt.Errorf("node control %q: unknown kind %q (want systemd or exec)", spec, kind)
 }

@@ -89,6 +89,7 @@ type device struct {
 	config   string
 	stateDir string
 	node     *beam.Client
+	env      []string // added to beamupd's environment
 }
 
 type deviceOpts struct {
@@ -99,6 +100,7 @@ type deviceOpts struct {
 	// device is more keys of the [device] section; sections is more
 	// sections.
 	device, sections string
+	control          string // [node] control; the target's node.sh when empty
 }
 
 func newDevice(t *testing.T, vsn string, o deviceOpts) *device {
@@ -110,6 +112,9 @@ func newDevice(t *testing.T, vsn string, o deviceOpts) *device {
 	signed(t, vsn) // makes the keys
 	tg := otptest.NewTarget(t, vsn)
 	d := &device{Target: tg, t: t, stateDir: filepath.Join(t.TempDir(), "state")}
+	if o.control == "" {
+		o.control = tg.Control()
+	}
 	if o.soak == "" {
 		o.soak = "0s"
 	}
@@ -141,7 +146,7 @@ code_change_timeout = "5s"
 [health]
 %ssoak = %q
 interval = "200ms"
-%s%s`, d.id, d.stateDir, o.device, filepath.Join(keyDir, "release.pub"), tg.Node, tg.CookieFile, tg.EPMDPort, tg.Root, tg.Control(), health, o.soak, o.mqtt, o.sections)
+%s%s`, d.id, d.stateDir, o.device, filepath.Join(keyDir, "release.pub"), tg.Node, tg.CookieFile, tg.EPMDPort, tg.Root, o.control, health, o.soak, o.mqtt, o.sections)
 	if err := os.WriteFile(d.config, []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -155,6 +160,7 @@ func (d *device) beamupd(args ...string) (int, string) {
 	beamupd, _ := bins(d.t)
 	args = append(args[:1:1], append([]string{"--config", d.config}, args[1:]...)...)
 	cmd := exec.Command(beamupd, args...)
+	cmd.Env = append(os.Environ(), d.env...)
 	out, err := cmd.CombinedOutput()
 	code := 0
 	if ee, ok := err.(*exec.ExitError); ok {

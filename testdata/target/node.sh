@@ -1,5 +1,5 @@
 #!/bin/sh
-# node.sh ROOT start|stop|restart|pid
+# node.sh ROOT start|stop|restart|pid|foreground
 #
 # Starts and stops the BEAM node of a target system installed in ROOT, the
 # way a device's init script would. It boots the release that
@@ -21,21 +21,35 @@ running() {
 	case $state in Z*) return 1 ;; esac
 }
 
-start() {
-	running && return 0
+# erl runs the node's emulator in place of this shell, under the command
+# given as $1 (setsid, or nothing).
+erl() {
 	# start_erl.data has no trailing newline after make_permanent: read
 	# returns 1 although it read both fields.
 	read -r erts_vsn rel_vsn <"$root/releases/start_erl.data" || true
 	bindir=$root/erts-$erts_vsn/bin
 	mkdir -p "$root/tmp" "$root/log"
 	ROOTDIR=$root BINDIR=$bindir EMU=beam PROGNAME=erl \
-	setsid "$bindir/erlexec" -boot "$root/releases/$rel_vsn/start" \
+	exec $1 "$bindir/erlexec" -boot "$root/releases/$rel_vsn/start" \
 		-config "$root/releases/$rel_vsn/sys" -mode embedded \
 		-name "$NODE_NAME" -setcookie "$(cat "$COOKIE_FILE")" \
 		-noshell -noinput \
 		-sasl releases_dir "\"$root/releases\"" \
-		>>"$root/log/node.log" 2>&1 </dev/null &
+		>>"$root/log/node.log" 2>&1 </dev/null
+}
+
+start() {
+	running && return 0
+	(erl setsid) &
 	echo $! >"$pidfile"
+}
+
+# foreground is for a service manager (systemd's ExecStart): the node is
+# this process.
+foreground() {
+	mkdir -p "$root/tmp"
+	echo $$ >"$pidfile"
+	erl ""
 }
 
 stop() {
@@ -56,5 +70,6 @@ start) start ;;
 stop) stop ;;
 restart) stop; start ;;
 pid) running && cat "$pidfile" ;;
-*) echo "usage: node.sh ROOT start|stop|restart|pid" >&2; exit 2 ;;
+foreground) foreground ;;
+*) echo "usage: node.sh ROOT start|stop|restart|pid|foreground" >&2; exit 2 ;;
 esac

@@ -52,6 +52,12 @@ SYSTEMD_AUTO_ENABLE:${PN} = "enable"
 # beamupd runs as root (see beamupd.service): it restarts the node's unit
 # over D-Bus, replaces its own binary, and writes into the release root.
 do_install:append() {
+    # Self-update replaces the binary with a rename in its own directory,
+    # which the unit makes writable; /usr/bin/beamupd points to it.
+    install -d ${D}${prefix}/lib/beamup
+    mv ${D}${bindir}/beamupd ${D}${prefix}/lib/beamup/beamupd
+    ln -sf ../lib/beamup/beamupd ${D}${bindir}/beamupd
+
     install -d ${D}${systemd_system_unitdir}
     install -m 0644 ${S}/src/${GO_IMPORT}/systemd/beamupd.service ${D}${systemd_system_unitdir}/
 
@@ -75,5 +81,5 @@ do_install:append() {
     chmod 0600 ${D}${sysconfdir}/beamup/beamupd.toml
 }
 
-FILES:${PN} += "${sysconfdir}/beamup ${systemd_system_unitdir}/beamupd.service"
+FILES:${PN} += "${sysconfdir}/beamup ${systemd_system_unitdir}/beamupd.service ${prefix}/lib/beamup"
 CONFFILES:${PN} = "${sysconfdir}/beamup/beamupd.toml"

@@ -1,0 +1,47 @@
+package main_test
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/beamup/beamup/internal/systemdtest"
+)
+
+// With control = "systemd:UNIT" the node is a unit of a real systemd, and
+// a failed upgrade reverts by restarting it through D-Bus: the unit's
+// main process is the new node, back on the permanent release.
+func TestSystemdControlRevertsThroughDBus(t *testing.T) {
+	m := systemdtest.Start(t)
+	unit := fmt.Sprintf("gauge-%d.service", time.Now().UnixNano()%1e9)
+	d := newDevice(t, "1.0.0", deviceOpts{control: "systemd:" + unit})
+	d.env = m.Env
+	d.Stop(t) // from now on systemd runs the node
+	m.AddUnit(unit, fmt.Sprintf("[Service]\nExecStart=/bin/sh %s %s foreground\n", d.Script(), d.Root))
+	m.Systemctl("start", unit)
+	d.WaitBooted(t)
+
+	if code, out := d.beamupd("install", signed(t, "1.1.0")); code != 0 {
+		t.Fatalf("install 1.1.0: exit %d\n%s", code, out)
+	}
+	before := m.Property(unit, "MainPID")
+	code, out := d.beamupd("install", signed(t, "1.2.0"))
+	if code != 11 {
+		t.Fatalf("install 1.2.0: exit %d, want 11\n%s", code, out)
+	}
+	after := m.Property(unit, "MainPID")
+	if after == before || after == "0" {
+		t.Errorf("the unit's MainPID was %s and is %s: not restarted by systemd", before, after)
+	}
+	if pid, err := d.node.OSPid(context.Background()); err != nil || pid != after {
+		t.Errorf("the node's OS pid is %s (%v), the unit's main process %s", pid, err, after)
+	}
+	if v := d.runningApp(); v != "1.1.0" {
+		t.Errorf("gauge %s runs after the revert, want 1.1.0", v)
+	}
+	if !strings.Contains(out, "reverted") {
+		t.Errorf("output does not say reverted:\n%s", out)
+	}
+}
