@@ -7,6 +7,9 @@
 #      by a probe on the node, during each of the two.
 #   3. verify: beamup verify of a 256 MiB payload against sha256sum of it;
 #      peak RSS.
+#   4. MQTT and serial transfers against mosquitto_sub and lrzsz.
+#   5. idle: CPU and RSS of beamupd run with MQTT connected, against
+#      mosquitto_sub; the size of the static stripped binary.
 set -euo pipefail
 bin=$(cd "${1:-bin}" && pwd)
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -167,3 +170,36 @@ printf '\n| serial, 256 KiB through a relay at 11520 bytes/s (115200 baud 8N1) |
 printf '| payload bytes/s (share of the line rate) | %.0f (%.2f) | %.0f (%.2f) | %.2f | share >= 0.95, ratio >= 1.0 |\n' \
 	"$(echo "262144 / $ours" | bc -l)" "$(echo "262144 / $ours / 11520" | bc -l)" \
 	"$(echo "262144 / $theirs" | bc -l)" "$(echo "262144 / $theirs / 11520" | bc -l)" "$(echo "$theirs / $ours" | bc -l)"
+
+# Idle: beamupd run with MQTT connected, against mosquitto_sub subscribed to
+# the same broker, both left alone for IDLE seconds (default 60).
+idle=${IDLE:-60}
+echo "idle: beamupd run and mosquitto_sub connected for ${idle}s..." >&2
+fresh_target >/dev/null
+printf '[mqtt]\nbroker = "%s"\n' "$broker" >>"$work/beamupd.toml"
+"$bin/beamupd" run --config "$work/beamupd.toml" >"$work/idle.log" 2>&1 &
+dpid=$!
+mosquitto_sub -h 127.0.0.1 -p "$mport" -q 1 -t 'beamup/devices/+/target' >/dev/null &
+spid=$!
+trap 'kill $dpid $spid $mpid 2>/dev/null; cleanup' EXIT
+sleep 5
+ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+rss() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
+d0=$(ticks $dpid) s0=$(ticks $spid)
+sleep "$idle"
+d1=$(ticks $dpid) s1=$(ticks $spid)
+hz=$(getconf CLK_TCK)
+drss=$(rss $dpid) srss=$(rss $spid)
+kill $dpid $spid
+grep -q "mqtt: connected" "$work/idle.log" || { echo "beamupd never connected:" >&2; cat "$work/idle.log" >&2; exit 1; }
+printf '\n| idle for %d s, MQTT connected | beamupd run | mosquitto_sub | ratio | aim |\n|---|---|---|---|---|\n' "$idle"
+printf '| CPU time | %d ms | %d ms | | no measurable CPU |\n' $(((d1 - d0) * 1000 / hz)) $(((s1 - s0) * 1000 / hz))
+printf '| RSS | %.1f MiB | %.1f MiB | %.1f | <= 20 MiB |\n' "$(echo "$drss / 1024" | bc -l)" "$(echo "$srss / 1024" | bc -l)" "$(echo "$drss / $srss" | bc -l)"
+
+# Size: beamupd as shipped, static and stripped, for the boards' arches.
+printf '\n| beamupd, static, stripped (-s -w) | bytes | MiB | aim |\n|---|---|---|---|\n'
+for arch in arm64 arm amd64; do
+	CGO_ENABLED=0 GOOS=linux GOARCH=$arch GOARM=7 go build -trimpath -ldflags "-s -w" -o "$work/beamupd-$arch" "$top/cmd/beamupd"
+	size=$(stat -c %s "$work/beamupd-$arch")
+	printf '| linux/%s | %d | %.1f | %s |\n' "$arch" "$size" "$(echo "$size / 1048576" | bc -l)" "$([ $arch = arm64 ] && echo '<= 8 MiB' || echo)"
+done

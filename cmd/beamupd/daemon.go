@@ -63,7 +63,10 @@ func serve(ctx context.Context, u *updater.Updater, c *config.Config, stderr io.
 		Describe:   describe(c),
 		Log:        func(format string, args ...any) { fmt.Fprintf(stderr, format+"\n", args...) },
 	}
-	if c.Device.Watchdog != "" {
+	trial := os.Getenv(agent.TrialEnv) != ""
+	// On trial, the beamupd trying this one keeps the hardware watchdog:
+	// the device opens to one process at a time.
+	if c.Device.Watchdog != "" && !trial {
 		wd, err := board.OpenWatchdog(c.Device.Watchdog, c.Device.WatchdogTimeout.Duration)
 		if err != nil {
 			return &exitError{code: 2, err: err}
@@ -72,7 +75,6 @@ func serve(ctx context.Context, u *updater.Updater, c *config.Config, stderr io.
 		cfg.Hardware = wd
 	}
 	injectFault(&cfg)
-	trial := os.Getenv(agent.TrialEnv) != ""
 	d := daemon.New(cfg, trialUpdater{u, trial})
 
 	// Every step is logged, counts as progress, and goes to each

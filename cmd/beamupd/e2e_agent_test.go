@@ -59,6 +59,12 @@ func (d *device) supervise(path string) *supervisor {
 	return s
 }
 
+func (s *supervisor) startCount() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.starts
+}
+
 // kill sends SIGKILL to the beamupd that runs now.
 func (s *supervisor) kill() {
 	s.mu.Lock()
@@ -181,8 +187,8 @@ func TestSelfUpdateCommits(t *testing.T) {
 	if v := agentVersion(t, filepath.Join(a.stateDir, "agent", "beamupd")); v != "1.0.0" {
 		t.Errorf("kept previous beamupd is %s, want 1.0.0", v)
 	}
-	if a.sup.starts != 1 {
-		t.Errorf("the supervisor started beamupd %d times; the handover should keep the process", a.sup.starts)
+	if n := a.sup.startCount(); n != 1 {
+		t.Errorf("the supervisor started beamupd %d times; the handover should keep the process", n)
 	}
 	var sec map[string]int
 	data, _ := os.ReadFile(filepath.Join(a.stateDir, "security.json"))

@@ -1,0 +1,156 @@
+package daemon
+
+import (
+	"context"
+	"errors"
+	"io"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/beamup/beamup/updater"
+)
+
+// fakeUpdater runs operations that block until released.
+type fakeUpdater struct {
+	release chan struct{}
+	started chan struct{} // optional: told when an install begins
+	staged  bool
+}
+
+func (f *fakeUpdater) Resume(context.Context) (*updater.Result, error) { return nil, nil }
+func (f *fakeUpdater) InstallFrom(ctx context.Context, name string, r io.Reader) (*updater.Result, error) {
+	if f.started != nil {
+		f.started <- struct{}{}
+	}
+	<-f.release
+	if f.staged {
+		return &updater.Result{Outcome: updater.Staged}, nil
+	}
+	return &updater.Result{Outcome: updater.Committed}, nil
+}
+func (f *fakeUpdater) Rollback(context.Context) (*updater.Result, error)       { return nil, nil }
+func (f *fakeUpdater) Status(context.Context) (*updater.Status, error)         { return nil, nil }
+func (f *fakeUpdater) Check(context.Context, *updater.Header) error            { return nil }
+func (f *fakeUpdater) TryAgent(context.Context) (bool, *updater.Result, error) { return true, nil, nil }
+
+// notes records what the loop tells systemd.
+type notes struct {
+	mu    sync.Mutex
+	ready chan struct{}
+	dogs  int
+}
+
+func (n *notes) Ready(string)                { close(n.ready) }
+func (n *notes) Status(string)               {}
+func (n *notes) ExtendTimeout(time.Duration) {}
+func (n *notes) Watchdog() {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.dogs++
+}
+func (n *notes) count() int {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.dogs
+}
+
+func start(t *testing.T, f *fakeUpdater, stuckAfter time.Duration, transports ...func(context.Context) error) (*Daemon, *notes, chan error, context.CancelFunc) {
+	t.Helper()
+	n := &notes{ready: make(chan struct{})}
+	var logs strings.Builder
+	var mu sync.Mutex
+	d := New(Config{Watchdog: 20 * time.Millisecond, StuckAfter: stuckAfter, Notify: n, Transports: transports,
+		Log: func(format string, args ...any) { mu.Lock(); logs.WriteString(format); mu.Unlock() }}, f)
+	ctx, cancel := context.WithCancel(context.Background())
+	errc := make(chan error, 1)
+	go func() { errc <- d.Run(ctx) }()
+	<-n.ready
+	return d, n, errc, cancel
+}
+
+// waitDogs waits until the watchdog has been fed more than n times.
+func waitDogs(t *testing.T, no *notes, n int) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for no.count() <= n {
+		if time.Now().After(deadline) {
+			t.Fatalf("watchdog fed %d times, want more than %d", no.count(), n)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// A second request while one runs is refused at once with busy.
+func TestBusy(t *testing.T) {
+	f := &fakeUpdater{release: make(chan struct{}), started: make(chan struct{}, 1)}
+	d, _, errc, cancel := start(t, f, time.Minute, func(ctx context.Context) error { <-ctx.Done(); return nil })
+	first := make(chan error, 1)
+	go func() { _, err := d.InstallFrom(context.Background(), "a", nil); first <- err }()
+	<-f.started
+	_, err := d.InstallFrom(context.Background(), "b", nil)
+	if !errors.Is(err, updater.ErrBusy) || !strings.Contains(err.Error(), "install a") {
+		t.Errorf("second install: %v, want busy naming the first", err)
+	}
+	close(f.release)
+	if err := <-first; err != nil {
+		t.Errorf("first install: %v", err)
+	}
+	cancel()
+	if err := <-errc; err != nil {
+		t.Errorf("Run: %v", err)
+	}
+}
+
+// An operation that stays silent past StuckAfter starves the watchdog;
+// one that reports progress keeps it fed.
+func TestStuckOperationStarvesWatchdog(t *testing.T) {
+	f := &fakeUpdater{release: make(chan struct{})}
+	d, n, _, cancel := start(t, f, 200*time.Millisecond, func(ctx context.Context) error { <-ctx.Done(); return nil })
+	defer cancel()
+	go d.InstallFrom(context.Background(), "slow", nil)
+	for range 10 { // progress for 0.5 s, longer than StuckAfter
+		time.Sleep(50 * time.Millisecond)
+		d.Progress()
+	}
+	waitDogs(t, n, n.count())
+	time.Sleep(400 * time.Millisecond) // silent past StuckAfter
+	fed := n.count()
+	time.Sleep(200 * time.Millisecond)
+	if n.count() != fed {
+		t.Errorf("watchdog fed %d more times while the operation was stuck", n.count()-fed)
+	}
+	close(f.release)
+	waitDogs(t, n, fed) // done: fed again
+}
+
+// A staged agent stops the transports, is tried once they are down, and
+// a kept one ends Run with ErrHandover.
+func TestStagedAgentHandsOver(t *testing.T) {
+	f := &fakeUpdater{release: make(chan struct{}), staged: true}
+	stopped := make(chan struct{})
+	d, _, errc, cancel := start(t, f, time.Minute, func(ctx context.Context) error {
+		<-ctx.Done()
+		close(stopped)
+		return nil
+	})
+	defer cancel()
+	close(f.release)
+	if _, err := d.InstallFrom(context.Background(), "agent", nil); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-errc:
+		if !errors.Is(err, ErrHandover) {
+			t.Errorf("Run: %v, want ErrHandover", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("no handover")
+	}
+	select {
+	case <-stopped:
+	default:
+		t.Error("handed over with a transport still running")
+	}
+}
