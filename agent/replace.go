@@ -42,7 +42,7 @@ func Replace(target, staged, keep string, sha256Hex string) error {
 	}
 	dir, name := filepath.Split(target)
 	next := filepath.Join(dir, "."+name+".new")
-	if err := syncFile(next); err != nil {
+	if err := durable.SyncFile(next); err != nil {
 		os.Remove(next)
 		return err
 	}
@@ -51,16 +51,4 @@ func Replace(target, staged, keep string, sha256Hex string) error {
 		return fmt.Errorf("replacing %s: %w", target, err)
 	}
 	return durable.SyncDir(filepath.Dir(target))
-}
-
-func syncFile(path string) error {
-	f, err := os.Open(path)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	if err := f.Sync(); err != nil {
-		return fmt.Errorf("syncing %s: %w", path, err)
-	}
-	return nil
 }

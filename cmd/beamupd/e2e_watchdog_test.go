@@ -107,11 +107,7 @@ func (d *device) startDaemon(exe string, env ...string) *daemon {
 // WatchdogSec would fire.
 func TestWatchdogFollowsTheMainLoop(t *testing.T) {
 	t.Parallel()
-	hw := filepath.Join(t.TempDir(), "watchdog")
-	if err := os.WriteFile(hw, nil, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	d := newDevice(t, "1.0.0", deviceOpts{device: fmt.Sprintf("watchdog = %q\n", hw)})
+	d, hw := watchdogDevice(t)
 	sock, msgs := notifySocket(t)
 	dm := d.startDaemon(beamupdBuild(t, "1.0.0", "hang-on-usr1"), "NOTIFY_SOCKET="+sock, "WATCHDOG_USEC=300000")
 
@@ -157,11 +153,7 @@ func TestWatchdogFollowsTheMainLoop(t *testing.T) {
 // A clean stop disarms the hardware watchdog with the magic 'V'.
 func TestHardwareWatchdogMagicCloseOnStop(t *testing.T) {
 	t.Parallel()
-	hw := filepath.Join(t.TempDir(), "watchdog")
-	if err := os.WriteFile(hw, nil, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	d := newDevice(t, "1.0.0", deviceOpts{device: fmt.Sprintf("watchdog = %q\n", hw)})
+	d, hw := watchdogDevice(t)
 	sock, msgs := notifySocket(t)
 	beamupd, _ := bins(t)
 	dm := d.startDaemon(beamupd, "NOTIFY_SOCKET="+sock)
@@ -175,6 +167,16 @@ func TestHardwareWatchdogMagicCloseOnStop(t *testing.T) {
 	if !bytes.HasSuffix(data, []byte("V")) || bytes.Count(data, []byte("V")) != 1 {
 		t.Errorf("hardware watchdog got %q, want feeds then one magic 'V'", data)
 	}
+}
+
+// watchdogDevice is a device whose hardware watchdog is a plain file, so
+// that the test reads every byte beamupd writes to it.
+func watchdogDevice(t *testing.T) (*device, string) {
+	hw := filepath.Join(t.TempDir(), "watchdog")
+	if err := os.WriteFile(hw, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return newDevice(t, "1.0.0", deviceOpts{device: fmt.Sprintf("watchdog = %q\n", hw)}), hw
 }
 
 func fileSize(t *testing.T, path string) int64 {

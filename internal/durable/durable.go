@@ -62,14 +62,18 @@ func writeAtomic(path string, perm os.FileMode, fill func(io.Writer) error) erro
 }
 
 // SyncDir makes a rename or removal in dir durable.
-func SyncDir(dir string) error {
-	d, err := os.Open(dir)
+func SyncDir(dir string) error { return SyncFile(dir) }
+
+// SyncFile flushes a file (or a directory) that was written without
+// WriteFile to the disk.
+func SyncFile(path string) error {
+	f, err := os.Open(path)
 	if err != nil {
 		return err
 	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("syncing %s: %w", dir, err)
+	defer f.Close()
+	if err := f.Sync(); err != nil {
+		return fmt.Errorf("syncing %s: %w", path, err)
 	}
 	return nil
 }
