@@ -37,14 +37,24 @@ func (f *fakeUpdater) TryAgent(context.Context) (bool, *updater.Result, error) {
 
 // notes records what the loop tells systemd.
 type notes struct {
-	mu    sync.Mutex
-	ready chan struct{}
-	dogs  int
+	mu      sync.Mutex
+	ready   chan struct{}
+	dogs    int
+	extends int
 }
 
-func (n *notes) Ready(string)                { close(n.ready) }
-func (n *notes) Status(string)               {}
-func (n *notes) ExtendTimeout(time.Duration) {}
+func (n *notes) Ready(string)  { close(n.ready) }
+func (n *notes) Status(string) {}
+func (n *notes) ExtendTimeout(time.Duration) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.extends++
+}
+func (n *notes) extended() int {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.extends
+}
 func (n *notes) Watchdog() {
 	n.mu.Lock()
 	defer n.mu.Unlock()
@@ -152,5 +162,31 @@ func TestStagedAgentHandsOver(t *testing.T) {
 	case <-stopped:
 	default:
 		t.Error("handed over with a transport still running")
+	}
+}
+
+// SIGTERM does not cut an operation in two: Run waits for it, asking
+// systemd for more time while it does.
+func TestStopWaitsForTheOperation(t *testing.T) {
+	f := &fakeUpdater{release: make(chan struct{}), started: make(chan struct{}, 1)}
+	d, n, errc, cancel := start(t, f, time.Minute, func(ctx context.Context) error { <-ctx.Done(); return nil })
+	go d.InstallFrom(context.Background(), "long", nil)
+	<-f.started
+	cancel()
+	deadline := time.Now().Add(5 * time.Second)
+	for n.extended() < 2 {
+		if time.Now().After(deadline) {
+			t.Fatal("no EXTEND_TIMEOUT_USEC while stopping")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	select {
+	case err := <-errc:
+		t.Fatalf("Run returned %v with the operation under way", err)
+	default:
+	}
+	close(f.release)
+	if err := <-errc; err != nil {
+		t.Errorf("Run: %v", err)
 	}
 }
