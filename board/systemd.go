@@ -1,3 +1,5 @@
+//go:build !nodbus
+
 package board
 
 import (

@@ -124,9 +124,14 @@ type done struct {
 }
 
 // tick is how often the loop feeds the watchdogs: twice per systemd
-// watchdog interval, and at least once a second for the hardware one.
+// watchdog interval, and once a second for a hardware one. With neither,
+// it wakes only to ask systemd for more time while it starts or stops,
+// so that an idle beamupd costs no CPU.
 func (d *Daemon) tick() time.Duration {
-	t := time.Second
+	t := 10 * time.Second
+	if d.cfg.Hardware != nil {
+		t = time.Second
+	}
 	if w := d.cfg.Watchdog / 2; w > 0 && w < t {
 		t = w
 	}
