@@ -183,17 +183,21 @@ mosquitto_sub -h 127.0.0.1 -p "$mport" -q 1 -t 'beamup/devices/+/target' >/dev/n
 spid=$!
 trap 'kill $dpid $spid $mpid 2>/dev/null; cleanup' EXIT
 sleep 5
-ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+# cpu_ns: CPU time of every thread of a process, in nanoseconds
+# (schedstat, finer than the 10 ms clock ticks of /proc/PID/stat).
+cpu_ns() { cat /proc/"$1"/task/*/schedstat | awk '{s += $1} END {printf "%d", s}'; }
 rss() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
-d0=$(ticks $dpid) s0=$(ticks $spid)
+d0=$(cpu_ns $dpid) s0=$(cpu_ns $spid)
 sleep "$idle"
-d1=$(ticks $dpid) s1=$(ticks $spid)
-hz=$(getconf CLK_TCK)
+d1=$(cpu_ns $dpid) s1=$(cpu_ns $spid)
 drss=$(rss $dpid) srss=$(rss $spid)
 kill $dpid $spid
 grep -q "mqtt: connected" "$work/idle.log" || { echo "beamupd never connected:" >&2; cat "$work/idle.log" >&2; exit 1; }
 printf '\n| idle for %d s, MQTT connected | beamupd run | mosquitto_sub | ratio | aim |\n|---|---|---|---|---|\n' "$idle"
-printf '| CPU time | %d ms | %d ms | | no measurable CPU |\n' $(((d1 - d0) * 1000 / hz)) $(((s1 - s0) * 1000 / hz))
+printf '| CPU time (share of one core) | %.1f ms (%.3f%%) | %.1f ms (%.3f%%) | %.1f | no measurable CPU |\n' \
+	"$(echo "($d1 - $d0) / 1000000" | bc -l)" "$(echo "($d1 - $d0) / 10000000 / $idle" | bc -l)" \
+	"$(echo "($s1 - $s0) / 1000000" | bc -l)" "$(echo "($s1 - $s0) / 10000000 / $idle" | bc -l)" \
+	"$(echo "($d1 - $d0) / ($s1 - $s0 + 1)" | bc -l)"
 printf '| RSS | %.1f MiB | %.1f MiB | %.1f | <= 20 MiB |\n' "$(echo "$drss / 1024" | bc -l)" "$(echo "$srss / 1024" | bc -l)" "$(echo "$drss / $srss" | bc -l)"
 
 # Size: beamupd as shipped, static and stripped, for the boards' arches.
