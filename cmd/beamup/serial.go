@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -15,6 +17,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/beamup/beamup/transport/serial"
+	"github.com/beamup/beamup/updater"
 )
 
 func serialCommand(stdout, stderr io.Writer) *ffcli.Command {
@@ -81,7 +84,55 @@ func push(ctx context.Context, s *serial.Session, path string, stdout, stderr io
 	if err != nil {
 		return &exitError{code: 10, err: fmt.Errorf("%w; nothing was installed", err)}
 	}
+	if v, ok := stagedAgent(lines); ok {
+		fmt.Fprintf(stderr, "the device tries beamupd %s before it hands over to it; waiting for the outcome\n", v)
+		return awaitAgent(ctx, s, v, stdout)
+	}
 	return outcomeExit(lines)
+}
+
+// stagedAgent finds the line with which the device says it took a new
+// beamupd to try ("staged: beamupd 2.0.0 verified; ...").
+func stagedAgent(lines []string) (version string, ok bool) {
+	for _, l := range lines {
+		if rest, ok := strings.CutPrefix(l, string(updater.Staged)+": beamupd "); ok {
+			return strings.Fields(rest)[0], true
+		}
+	}
+	return "", false
+}
+
+// awaitAgent asks the console for the device's status until the
+// self-update to version has ended. While the new beamupd is tried, and
+// while it takes over, the console is away for a moment.
+func awaitAgent(ctx context.Context, s *serial.Session, version string, stdout io.Writer) error {
+	deadline := time.Now().Add(10 * time.Minute)
+	for time.Now().Before(deadline) {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(2 * time.Second):
+		}
+		lines, err := s.Command(ctx, "status", 5*time.Second, nil)
+		if err != nil {
+			continue
+		}
+		for _, l := range lines {
+			var st updater.Status
+			if !strings.HasPrefix(l, "{") || json.Unmarshal([]byte(l), &st) != nil {
+				continue
+			}
+			if r := st.LastResult; r != nil && r.Version == version && r.Outcome != updater.Staged {
+				line := fmt.Sprintf("%s: %s", r.Outcome, r.Reason)
+				fmt.Fprintln(stdout, line)
+				if code := r.Outcome.ExitCode(); code != 0 {
+					return &exitError{code: code, err: errors.New(line)}
+				}
+				return nil
+			}
+		}
+	}
+	return &exitError{code: 12, err: fmt.Errorf("no outcome of the self-update to beamupd %s within 10 minutes", version)}
 }
 
 // outcomeExit turns the device's outcome line into beamupd's exit code.

@@ -101,14 +101,21 @@ type agentDevice struct {
 
 func newAgentDevice(t *testing.T) *agentDevice {
 	broker := brokertest.Start(t, nil).URL("mqtt")
+	a := newAgentDeviceOn(t, mqttSection(broker))
+	a.broker = broker
+	return a
+}
+
+// newAgentDeviceOn is an agent device with the given transport section.
+func newAgentDeviceOn(t *testing.T, transport string) *agentDevice {
 	exe := filepath.Join(t.TempDir(), "bin", "beamupd")
 	if err := os.MkdirAll(filepath.Dir(exe), 0o755); err != nil {
 		t.Fatal(err)
 	}
 	copyFile(t, exe, beamupdBuild(t, "1.0.0", ""))
 	agent := fmt.Sprintf("\n[agent]\npath = %q\ntrial = \"2s\"\nstart_timeout = \"30s\"\nwatchdog = \"1s\"\nattempts = 2\n", exe)
-	d := newDevice(t, "1.0.0", deviceOpts{mqtt: mqttSection(broker), sections: agent})
-	return &agentDevice{device: d, broker: broker, exe: exe}
+	d := newDevice(t, "1.0.0", deviceOpts{mqtt: transport, sections: agent})
+	return &agentDevice{device: d, exe: exe}
 }
 
 // agentBundle signs a beamupd built for version and fault; extra flags go
@@ -353,4 +360,30 @@ func sha(t *testing.T, path string) string {
 		t.Fatal(err)
 	}
 	return strings.Fields(string(out))[0]
+}
+
+// A technician's beamup serial push of a new beamupd waits through the
+// trial and the handover, while the console is away, and exits with the
+// outcome.
+func TestSelfUpdateOverSerial(t *testing.T) {
+	t.Parallel()
+	devPort, laptopPort := cable(t)
+	a := newAgentDeviceOn(t, serialSection(devPort))
+	a.sup = a.supervise(a.exe)
+	_, beamup := bins(t)
+	waitFor(t, 60*time.Second, "the console", func() bool {
+		_, err := execOut(beamup, "serial", "--port", laptopPort, "status")
+		return err == nil
+	})
+	out, err := execOut(beamup, "serial", "--port", laptopPort, "push", agentBundle(t, "2.0.0", ""))
+	if err != nil || !strings.Contains(out, "committed: beamupd 2.0.0 runs") {
+		t.Fatalf("push beamupd 2.0.0: %v\n%s\ndevice:\n%s", err, out, a.sup.log())
+	}
+	if v := agentVersion(t, a.exe); v != "2.0.0" {
+		t.Errorf("%s is %s, want 2.0.0", a.exe, v)
+	}
+	out, err = execOut(beamup, "serial", "--port", laptopPort, "status")
+	if err != nil || !strings.Contains(out, `"agent_version":"2.0.0"`) {
+		t.Errorf("status after the self-update: %v\n%s", err, out)
+	}
 }
