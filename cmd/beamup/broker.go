@@ -8,6 +8,7 @@ import (
 
 	paho "github.com/eclipse/paho.mqtt.golang"
 
+	"github.com/beamup/beamup/internal/cli"
 	"github.com/beamup/beamup/transport/mqtt"
 )
 
@@ -32,7 +33,7 @@ func addBrokerFlags(fs *flag.FlagSet) *brokerFlags {
 
 func (b *brokerFlags) connect(ctx context.Context) (paho.Client, mqtt.Topics, error) {
 	if b.broker == "" {
-		return nil, mqtt.Topics{}, usageError("--broker is required")
+		return nil, mqtt.Topics{}, cli.Usage("--broker is required")
 	}
 	c, err := mqtt.Connect(ctx, mqtt.Options{Broker: b.broker, ClientID: fmt.Sprintf("beamup-%d", os.Getpid()),
 		CAFile: b.caFile, CertFile: b.certFile, KeyFile: b.keyFile, Username: b.username, PasswordFile: b.passwordFile})
@@ -53,7 +54,7 @@ func (b *brokerFlags) with(ctx context.Context, f func(paho.Client, mqtt.Topics)
 func targetTopic(t mqtt.Topics, group, device string) (string, error) {
 	switch {
 	case (group == "") == (device == ""):
-		return "", usageError("give exactly one of --group or --device")
+		return "", cli.Usage("give exactly one of --group or --device")
 	case device != "":
 		return t.DeviceTarget(device), nil
 	}

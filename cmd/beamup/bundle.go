@@ -13,6 +13,7 @@ import (
 	"github.com/peterbourgon/ff/v3/ffcli"
 
 	"github.com/beamup/beamup/beam"
+	"github.com/beamup/beamup/internal/cli"
 	"github.com/beamup/beamup/updater"
 )
 
@@ -42,7 +43,7 @@ func bundleCommand(stdout io.Writer) *ffcli.Command {
 		FlagSet:   fs,
 		Exec: func(ctx context.Context, args []string) error {
 			if *key == "" || *out == "" || (*release == "") == (*agent == "") {
-				return usageError("bundle needs --key, -o and one of --release or --agent")
+				return cli.Usage("bundle needs --key, -o and one of --release or --agent")
 			}
 			pw, err := password(*pwFile)
 			if err != nil {
@@ -72,7 +73,7 @@ func bundleCommand(stdout io.Writer) *ffcli.Command {
 				}
 			} else {
 				if *vsn == "" || *arch == "" {
-					return usageError("an agent bundle needs --version and --arch")
+					return cli.Usage("an agent bundle needs --version and --arch")
 				}
 				payload = *agent
 				m.Kind, m.Name, m.Version, m.Arch = updater.KindAgent, "beamupd", *vsn, *arch
@@ -89,7 +90,7 @@ func bundleCommand(stdout io.Writer) *ffcli.Command {
 				return err
 			}
 			if _, err := updater.ParseManifest(raw); err != nil {
-				return usageError("%v", err)
+				return cli.Usage("%v", err)
 			}
 			sig := updater.SignManifest(sk, raw, m.Name+" "+m.Version)
 			tmp := *out + ".tmp"

@@ -10,18 +10,9 @@ import (
 	"strings"
 
 	"github.com/peterbourgon/ff/v3/ffcli"
+
+	"github.com/beamup/beamup/internal/cli"
 )
-
-type exitError struct {
-	code int
-	err  error
-}
-
-func (e *exitError) Error() string { return e.err.Error() }
-
-func usageError(format string, args ...any) error {
-	return &exitError{code: 2, err: fmt.Errorf(format, args...)}
-}
 
 // run is beamup's command line; it returns the exit code.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -41,7 +32,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			serialCommand(stdout, stderr),
 		},
 		Exec: func(context.Context, []string) error {
-			return usageError("missing command: keygen, bundle, verify, inspect, publish, retract, status or serial")
+			return cli.Usage("missing command: keygen, bundle, verify, inspect, publish, retract, status or serial")
 		},
 	}
 	root.FlagSet.SetOutput(stderr)
@@ -54,9 +45,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 0
 	}
 	fmt.Fprintln(stderr, "beamup:", err)
-	var ee *exitError
-	if errors.As(err, &ee) {
-		return ee.code
+	if code, ok := cli.Code(err); ok {
+		return code
 	}
 	return 1
 }

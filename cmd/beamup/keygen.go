@@ -10,6 +10,8 @@ import (
 
 	"aead.dev/minisign"
 	"github.com/peterbourgon/ff/v3/ffcli"
+
+	"github.com/beamup/beamup/internal/cli"
 )
 
 func keygenCommand(stdout, stderr io.Writer) *ffcli.Command {
@@ -23,7 +25,7 @@ func keygenCommand(stdout, stderr io.Writer) *ffcli.Command {
 		FlagSet:    fs,
 		Exec: func(ctx context.Context, args []string) error {
 			if *out == "" {
-				return usageError("keygen needs -o BASE")
+				return cli.Usage("keygen needs -o BASE")
 			}
 			pw := ""
 			if *pwFile != "" {
@@ -47,7 +49,7 @@ func keygenCommand(stdout, stderr io.Writer) *ffcli.Command {
 			}
 			pubText, _ := pub.MarshalText()
 			if _, err := os.Stat(*out + ".key"); err == nil {
-				return usageError("%s.key exists: keygen never overwrites a key", *out)
+				return cli.Usage("%s.key exists: keygen never overwrites a key", *out)
 			}
 			if err := os.WriteFile(*out+".key", append(keyText, '\n'), 0o600); err != nil {
 				return err

@@ -12,6 +12,7 @@ import (
 	"github.com/schollz/progressbar/v3"
 	"golang.org/x/term"
 
+	"github.com/beamup/beamup/internal/cli"
 	"github.com/beamup/beamup/transport/mqtt"
 )
 
@@ -27,7 +28,7 @@ func publishCommand(stdout, stderr io.Writer) *ffcli.Command {
 		FlagSet:    fs,
 		Exec: func(ctx context.Context, args []string) error {
 			if len(args) != 1 {
-				return usageError("publish needs one bundle")
+				return cli.Usage("publish needs one bundle")
 			}
 			return b.with(ctx, func(c paho.Client, t mqtt.Topics) error {
 				topic, err := targetTopic(t, *group, *device)

@@ -16,6 +16,7 @@ import (
 	"github.com/schollz/progressbar/v3"
 	"golang.org/x/term"
 
+	"github.com/beamup/beamup/internal/cli"
 	"github.com/beamup/beamup/transport/serial"
 	"github.com/beamup/beamup/updater"
 )
@@ -32,7 +33,7 @@ func serialCommand(stdout, stderr io.Writer) *ffcli.Command {
 		FlagSet:    fs,
 		Exec: func(ctx context.Context, args []string) error {
 			if *port == "" || len(args) == 0 {
-				return usageError("serial needs --port and one of status, push BUNDLE, rollback, log")
+				return cli.Usage("serial needs --port and one of status, push BUNDLE, rollback, log")
 			}
 			p, err := serial.Open(*port, *baud)
 			if err != nil {
@@ -57,7 +58,7 @@ func serialCommand(stdout, stderr io.Writer) *ffcli.Command {
 			case args[0] == "push" && len(args) == 2:
 				return push(ctx, s, args[1], stdout, stderr)
 			}
-			return usageError("unknown serial command %q", strings.Join(args, " "))
+			return cli.Usage("unknown serial command %q", strings.Join(args, " "))
 		},
 	}
 }
@@ -82,7 +83,7 @@ func push(ctx context.Context, s *serial.Session, path string, stdout, stderr io
 	lines, err := s.Push(ctx, serial.File{Name: filepath.Base(path), Size: st.Size()}, f, progress,
 		func(l string) { fmt.Fprintln(stdout, l) })
 	if err != nil {
-		return &exitError{code: 10, err: fmt.Errorf("%w; nothing was installed", err)}
+		return cli.Exit(10, fmt.Errorf("%w; nothing was installed", err))
 	}
 	if v, ok := stagedAgent(lines); ok {
 		fmt.Fprintf(stderr, "the device tries beamupd %s before it hands over to it; waiting for the outcome\n", v)
@@ -126,30 +127,30 @@ func awaitAgent(ctx context.Context, s *serial.Session, version string, stdout i
 				line := fmt.Sprintf("%s: %s", r.Outcome, r.Reason)
 				fmt.Fprintln(stdout, line)
 				if code := r.Outcome.ExitCode(); code != 0 {
-					return &exitError{code: code, err: errors.New(line)}
+					return cli.Exit(code, errors.New(line))
 				}
 				return nil
 			}
 		}
 	}
-	return &exitError{code: 12, err: fmt.Errorf("no outcome of the self-update to beamupd %s within 10 minutes", version)}
+	return cli.Exit(12, fmt.Errorf("no outcome of the self-update to beamupd %s within 10 minutes", version))
 }
 
 // outcomeExit turns the device's outcome line into beamupd's exit code.
 func outcomeExit(lines []string) error {
 	if o, reason, ok := serial.Outcome(lines); ok {
 		if code := o.ExitCode(); code != 0 {
-			return &exitError{code: code, err: fmt.Errorf("%s: %s", o, reason)}
+			return cli.Exit(code, fmt.Errorf("%s: %s", o, reason))
 		}
 		return nil
 	}
 	for _, l := range lines {
 		if strings.HasPrefix(l, "busy:") {
-			return &exitError{code: 2, err: fmt.Errorf("%s", l)}
+			return cli.Exit(2, fmt.Errorf("%s", l))
 		}
 		if strings.HasPrefix(l, "receive failed:") {
-			return &exitError{code: 10, err: fmt.Errorf("%s", l)}
+			return cli.Exit(10, fmt.Errorf("%s", l))
 		}
 	}
-	return &exitError{code: 12, err: fmt.Errorf("the device printed no outcome: %q", strings.Join(lines, " / "))}
+	return cli.Exit(12, fmt.Errorf("the device printed no outcome: %q", strings.Join(lines, " / ")))
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/peterbourgon/ff/v3/ffcli"
 
+	"github.com/beamup/beamup/internal/cli"
 	"github.com/beamup/beamup/updater"
 )
 
@@ -24,7 +25,7 @@ func verifyCommand(stdout io.Writer) *ffcli.Command {
 		FlagSet:    fs,
 		Exec: func(ctx context.Context, args []string) error {
 			if len(pubs) == 0 || len(args) != 1 {
-				return usageError("verify needs --pub PUB and one bundle")
+				return cli.Usage("verify needs --pub PUB and one bundle")
 			}
 			keys, err := updater.LoadPublicKeys(pubs)
 			if err != nil {
@@ -37,7 +38,7 @@ func verifyCommand(stdout io.Writer) *ffcli.Command {
 			defer f.Close()
 			h, err := updater.Verify(ctx, f, keys, nil, io.Discard)
 			if err != nil {
-				return &exitError{code: 1, err: fmt.Errorf("%s is not valid: %w", args[0], err)}
+				return cli.Exit(1, fmt.Errorf("%s is not valid: %w", args[0], err))
 			}
 			printSummary(stdout, h)
 			fmt.Fprintln(stdout, "valid: signature and all payload chunks verified")
@@ -56,7 +57,7 @@ func inspectCommand(stdout io.Writer) *ffcli.Command {
 		FlagSet:    fs,
 		Exec: func(ctx context.Context, args []string) error {
 			if len(args) != 1 {
-				return usageError("inspect needs one bundle")
+				return cli.Usage("inspect needs one bundle")
 			}
 			f, err := os.Open(args[0])
 			if err != nil {

@@ -11,6 +11,7 @@ import (
 	"github.com/peterbourgon/ff/v3/ffcli"
 
 	"github.com/beamup/beamup/config"
+	"github.com/beamup/beamup/internal/cli"
 	"github.com/beamup/beamup/updater"
 )
 
@@ -20,19 +21,6 @@ var (
 	version = "dev"
 	commit  = "unknown"
 )
-
-// exitError carries an exit code out of a subcommand.
-type exitError struct {
-	code int
-	err  error
-}
-
-func (e *exitError) Error() string { return e.err.Error() }
-
-// usageError is exit code 2.
-func usageError(format string, args ...any) error {
-	return &exitError{code: 2, err: fmt.Errorf(format, args...)}
-}
 
 // run is beamupd's command line; it returns the exit code.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -49,7 +37,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			versionCommand(stdout),
 		},
 		Exec: func(context.Context, []string) error {
-			return usageError("missing command: run, install, status, rollback or version")
+			return cli.Usage("missing command: run, install, status, rollback or version")
 		},
 	}
 	root.FlagSet.SetOutput(stderr)
@@ -63,16 +51,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if errors.Is(err, flag.ErrHelp) {
 		return 0
 	}
-	var ee *exitError
-	if errors.As(err, &ee) {
-		fmt.Fprintln(stderr, "beamupd:", ee.err)
-		return ee.code
+	fmt.Fprintln(stderr, "beamupd:", err)
+	if code, ok := cli.Code(err); ok {
+		return code
 	}
 	if errors.Is(err, updater.ErrBusy) {
-		fmt.Fprintln(stderr, "beamupd:", err)
 		return 2
 	}
-	fmt.Fprintln(stderr, "beamupd:", err)
 	if code := updater.OutcomeOf(err).ExitCode(); code != 0 {
 		return code
 	}
@@ -94,7 +79,7 @@ func loadConfig(path string) (*config.Config, error) {
 	}
 	c, err := config.Load(path)
 	if err != nil {
-		return nil, &exitError{code: 2, err: err}
+		return nil, cli.Exit(2, err)
 	}
 	return c, nil
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/beamup/beamup/board"
 	"github.com/beamup/beamup/config"
 	"github.com/beamup/beamup/daemon"
+	"github.com/beamup/beamup/internal/cli"
 	"github.com/beamup/beamup/systemd"
 	"github.com/beamup/beamup/transport/mqtt"
 	"github.com/beamup/beamup/transport/serial"
@@ -69,7 +70,7 @@ func serve(ctx context.Context, u *updater.Updater, c *config.Config, stderr io.
 	if c.Device.Watchdog != "" && !trial {
 		wd, err := board.OpenWatchdog(c.Device.Watchdog, c.Device.WatchdogTimeout.Duration)
 		if err != nil {
-			return &exitError{code: 2, err: err}
+			return cli.Exit(2, err)
 		}
 		defer wd.Close()
 		cfg.Hardware = wd
@@ -98,7 +99,7 @@ func serve(ctx context.Context, u *updater.Updater, c *config.Config, stderr io.
 			// beamupd on trial needs it.
 			port, err := serial.Open(c.Serial.Port, c.Serial.Baud)
 			if err != nil {
-				return &exitError{code: 2, err: err}
+				return cli.Exit(2, err)
 			}
 			defer port.Close()
 			console.Port = port

@@ -12,6 +12,7 @@ import (
 	"github.com/beamup/beamup/beam"
 	"github.com/beamup/beamup/board"
 	"github.com/beamup/beamup/config"
+	"github.com/beamup/beamup/internal/cli"
 	"github.com/beamup/beamup/updater"
 )
 
@@ -20,15 +21,15 @@ import (
 func device(ctx context.Context, c *config.Config, log io.Writer) (u *updater.Updater, close func(), err error) {
 	keys, err := updater.LoadPublicKeys(c.Trust.PublicKeys)
 	if err != nil {
-		return nil, nil, &exitError{code: 2, err: err}
+		return nil, nil, cli.Exit(2, err)
 	}
 	control, err := board.ParseControl(c.Node.Control)
 	if err != nil {
-		return nil, nil, &exitError{code: 2, err: err}
+		return nil, nil, cli.Exit(2, err)
 	}
 	cookie, err := c.Cookie()
 	if err != nil {
-		return nil, nil, &exitError{code: 2, err: err}
+		return nil, nil, cli.Exit(2, err)
 	}
 	node, err := beam.Dial(ctx, beam.Options{Node: c.Node.Name, Cookie: cookie, EPMDPort: c.Node.EPMDPort,
 		CallTimeout: c.Node.CallTimeout.Duration})
@@ -56,7 +57,7 @@ func device(ctx context.Context, c *config.Config, log io.Writer) (u *updater.Up
 	// The trial's lines go wherever the updater's go, once it exists.
 	logf := func(format string, args ...any) { u.Log(format, args...) }
 	if cfg.Agent, err = agentConfig(c, logf); err != nil {
-		return nil, nil, &exitError{code: 2, err: err}
+		return nil, nil, cli.Exit(2, err)
 	}
 	if c.Health.Function != "" {
 		cfg.Health.Module, cfg.Health.Function, _ = strings.Cut(c.Health.Function, ":")
@@ -124,5 +125,5 @@ func report(w io.Writer, r *updater.Result, err error) error {
 		fmt.Fprintln(w, line)
 		return nil
 	}
-	return &exitError{code: r.Outcome.ExitCode(), err: fmt.Errorf("%s", line)}
+	return cli.Exit(r.Outcome.ExitCode(), fmt.Errorf("%s", line))
 }

@@ -8,6 +8,7 @@ import (
 	"github.com/peterbourgon/ff/v3/ffcli"
 
 	"github.com/beamup/beamup/config"
+	"github.com/beamup/beamup/internal/cli"
 	"github.com/beamup/beamup/updater"
 )
 
@@ -26,7 +27,7 @@ func installCommand(stdout, stderr io.Writer) *ffcli.Command {
 		FlagSet: fs,
 		Exec: func(ctx context.Context, args []string) error {
 			if len(args) != 1 {
-				return usageError("install takes one bundle file")
+				return cli.Usage("install takes one bundle file")
 			}
 			return withDevice(ctx, *cfgPath, stderr, func(u *updater.Updater, _ *config.Config) error {
 				r, err := u.Install(ctx, args[0])

@@ -8,6 +8,7 @@ import (
 	"github.com/peterbourgon/ff/v3/ffcli"
 
 	"github.com/beamup/beamup/config"
+	"github.com/beamup/beamup/internal/cli"
 	"github.com/beamup/beamup/updater"
 )
 
@@ -21,7 +22,7 @@ func rollbackCommand(stdout, stderr io.Writer) *ffcli.Command {
 		FlagSet:    fs,
 		Exec: func(ctx context.Context, args []string) error {
 			if len(args) != 0 {
-				return usageError("rollback takes no arguments")
+				return cli.Usage("rollback takes no arguments")
 			}
 			return withDevice(ctx, *cfgPath, stderr, func(u *updater.Updater, _ *config.Config) error {
 				r, err := u.Rollback(ctx)
