@@ -1,7 +1,6 @@
 package updater
 
 import (
-	"archive/tar"
 	"bytes"
 	"context"
 	"crypto/rand"
@@ -16,6 +15,8 @@ import (
 	"time"
 
 	"aead.dev/minisign"
+
+	"github.com/beamup/beamup/internal/bundletest"
 )
 
 // testBundle writes a bundle of payload signed with a new key.
@@ -44,24 +45,7 @@ func testBundle(t *testing.T, payload []byte, chunk int64) (bundle []byte, pub m
 // rewrite changes one entry of a bundle.
 func rewrite(t *testing.T, bundle []byte, entry string, change func([]byte) []byte) []byte {
 	t.Helper()
-	tr := tar.NewReader(bytes.NewReader(bundle))
-	var out bytes.Buffer
-	tw := tar.NewWriter(&out)
-	for {
-		h, err := tr.Next()
-		if err == io.EOF {
-			break
-		}
-		data, _ := io.ReadAll(tr)
-		if h.Name == entry {
-			data = change(data)
-		}
-		h.Size = int64(len(data))
-		tw.WriteHeader(h)
-		tw.Write(data)
-	}
-	tw.Close()
-	return out.Bytes()
+	return bundletest.Rewrite(bundle, entry, change)
 }
 
 func TestVerify(t *testing.T) {

@@ -1,12 +1,10 @@
 package main_test
 
 import (
-	"archive/tar"
 	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -17,10 +15,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ergo-services/ergo/etf"
+
 	"github.com/beamup/beamup/beam"
+	"github.com/beamup/beamup/internal/bundletest"
 	"github.com/beamup/beamup/internal/otptest"
 	"github.com/beamup/beamup/updater"
-	"github.com/ergo-services/ergo/etf"
 )
 
 var (
@@ -612,24 +612,7 @@ func rewriteEntry(t *testing.T, bundle, entry string, change func([]byte) []byte
 	if err != nil {
 		t.Fatal(err)
 	}
-	tr := tar.NewReader(bytes.NewReader(in))
-	var out bytes.Buffer
-	tw := tar.NewWriter(&out)
-	for {
-		h, err := tr.Next()
-		if err == io.EOF {
-			break
-		}
-		data, _ := io.ReadAll(tr)
-		if h.Name == entry {
-			data = change(data)
-		}
-		h.Size = int64(len(data))
-		tw.WriteHeader(h)
-		tw.Write(data)
-	}
-	tw.Close()
-	return writeFile(t, "rewritten.bundle", out.String())
+	return writeFile(t, "rewritten.bundle", string(bundletest.Rewrite(in, entry, change)))
 }
 
 // renameRelease makes a copy of a release tarball whose .rel names
