@@ -34,7 +34,18 @@ type TLS struct {
 // so that a broker killed and started again still has them.
 func Start(t testing.TB, tls *TLS) *Mosquitto {
 	t.Helper()
-	otptest.Require(t, "mosquitto")
+	return start(t, tls, "", "")
+}
+
+// StartWithPassword starts a broker that lets in only user with password.
+func StartWithPassword(t testing.TB, user, password string) *Mosquitto {
+	t.Helper()
+	return start(t, nil, user, password)
+}
+
+func start(t testing.TB, tls *TLS, user, password string) *Mosquitto {
+	t.Helper()
+	otptest.Require(t, "mosquitto", "mosquitto_passwd")
 	m := &Mosquitto{Port: otptest.FreePort(t), dir: t.TempDir(), t: t}
 	conf := []string{
 		fmt.Sprintf("listener %d 127.0.0.1", m.Port),
@@ -49,6 +60,14 @@ func Start(t testing.TB, tls *TLS) *Mosquitto {
 		// As root mosquitto would switch to its own user, which cannot
 		// read the test's private directories.
 		conf = append(conf, "user root")
+	}
+	if user != "" {
+		pw := filepath.Join(m.dir, "passwd")
+		if out, err := exec.Command("mosquitto_passwd", "-b", "-c", pw, user, password).CombinedOutput(); err != nil {
+			t.Fatalf("mosquitto_passwd: %v\n%s", err, out)
+		}
+		conf[1] = "allow_anonymous false"
+		conf = append(conf, "password_file "+pw)
 	}
 	if tls != nil {
 		conf = append(conf, "cafile "+tls.CAFile, "certfile "+tls.CertFile, "keyfile "+tls.KeyFile,
