@@ -233,11 +233,14 @@ func (d *Daemon) begin(ctx context.Context, req *request) {
 	}()
 }
 
+// busyWith names what keeps the loop from taking a request: the
+// operation under way, or, between two operations with the transports
+// stopped, the self-update waiting for them.
 func (d *Daemon) busyWith() string {
 	if d.op != nil {
 		return d.op.what
 	}
-	return "starting"
+	return "self-update"
 }
 
 // feed keeps the watchdogs quiet while the operation under way makes

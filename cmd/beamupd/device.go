@@ -82,12 +82,8 @@ func agentConfig(c *config.Config, log func(string, ...any)) (updater.AgentConfi
 			return updater.AgentConfig{}, fmt.Errorf("finding the running executable (set [agent] path): %w", err)
 		}
 	}
-	var env []string
-	for _, kv := range os.Environ() {
-		if k, _, _ := strings.Cut(kv, "="); k != "NOTIFY_SOCKET" && !strings.HasPrefix(k, "WATCHDOG_") {
-			env = append(env, kv)
-		}
-	}
+	// The trial gives the new binary a notify socket and watchdog of its own.
+	env := environWithout(func(k string) bool { return k == "NOTIFY_SOCKET" || strings.HasPrefix(k, "WATCHDOG_") })
 	a := c.Agent
 	return updater.AgentConfig{
 		Path: path, Version: version, Arch: agent.Arch(), Attempts: a.Attempts,

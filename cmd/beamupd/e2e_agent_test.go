@@ -144,14 +144,7 @@ func agentVersion(t *testing.T, path string) string {
 
 // install runs the device's own beamupd install.
 func (a *agentDevice) install(bundle string) (int, string) {
-	cmd := exec.Command(a.exe, "install", "--config", a.config, bundle)
-	out, err := cmd.CombinedOutput()
-	if ee, ok := err.(*exec.ExitError); ok {
-		return ee.ExitCode(), string(out)
-	} else if err != nil {
-		a.t.Fatal(err)
-	}
-	return 0, string(out)
+	return a.beamupdAt(a.exe, "install", bundle)
 }
 
 // step is the journaled step, or "" when none is under way.

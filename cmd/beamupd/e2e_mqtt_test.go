@@ -54,13 +54,7 @@ func (d *daemon) stop() {
 func (d *device) run() *daemon {
 	d.t.Helper()
 	beamupd, _ := bins(d.t)
-	dm := &daemon{cmd: exec.Command(beamupd, "run", "--config", d.config)}
-	dm.cmd.Stdout, dm.cmd.Stderr = dm, dm
-	if err := dm.cmd.Start(); err != nil {
-		d.t.Fatal(err)
-	}
-	d.t.Cleanup(dm.stop)
-	return dm
+	return d.startDaemon(beamupd)
 }
 
 func mqttSection(broker string, groups ...string) string {

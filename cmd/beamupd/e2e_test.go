@@ -158,8 +158,15 @@ interval = "200ms"
 func (d *device) beamupd(args ...string) (int, string) {
 	d.t.Helper()
 	beamupd, _ := bins(d.t)
+	return d.beamupdAt(beamupd, args...)
+}
+
+// beamupdAt runs the beamupd executable at exe, with the device's
+// configuration, and returns its exit code and output.
+func (d *device) beamupdAt(exe string, args ...string) (int, string) {
+	d.t.Helper()
 	args = append(args[:1:1], append([]string{"--config", d.config}, args[1:]...)...)
-	cmd := exec.Command(beamupd, args...)
+	cmd := exec.Command(exe, args...)
 	cmd.Env = append(os.Environ(), d.env...)
 	out, err := cmd.CombinedOutput()
 	code := 0

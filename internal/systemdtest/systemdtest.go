@@ -5,7 +5,6 @@
 package systemdtest
 
 import (
-	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -132,6 +131,3 @@ func (m *Manager) Property(unit, name string) string {
 	m.t.Helper()
 	return strings.TrimSpace(m.Systemctl("show", "--value", "--property="+name, unit))
 }
-
-// String names the manager in messages.
-func (m *Manager) String() string { return fmt.Sprintf("systemd --user (%s)", m.UnitDir) }
