@@ -4,8 +4,11 @@
 package agent
 
 import (
-	"debug/elf"
+	"encoding/binary"
+	"errors"
 	"fmt"
+	"io"
+	"os"
 	"runtime"
 	"runtime/debug"
 	"strings"
@@ -20,39 +23,56 @@ func Arch() string {
 	if bi, ok := debug.ReadBuildInfo(); ok {
 		for _, s := range bi.Settings {
 			if s.Key == "GOARM" {
-				return "armv" + strings.TrimSuffix(strings.Split(s.Value, ",")[0], "")
+				return "armv" + strings.Split(s.Value, ",")[0] // "7,softfloat"
 			}
 		}
 	}
 	return "armv7"
 }
 
-// machines maps ELF machines to the GOARCH that builds for them.
-var machines = map[elf.Machine]string{
-	elf.EM_X86_64: "amd64", elf.EM_AARCH64: "arm64", elf.EM_ARM: "arm",
-	elf.EM_386: "386", elf.EM_RISCV: "riscv64", elf.EM_MIPS: "mips",
+// machines maps the ELF header's e_machine to the GOARCH that builds for
+// it. The header is read here rather than through debug/elf, which would
+// link in DWARF and the section decompressors: a tenth of a megabyte that
+// a device with little flash has no use for.
+var machines = map[uint16]string{
+	62: "amd64", 183: "arm64", 40: "arm", 3: "386", 243: "riscv64", 8: "mips",
 }
 
 // CheckExecutable tells whether the file at path is a Linux executable for
 // arch, whatever its manifest said: a mislabelled binary must not replace a
 // working one.
 func CheckExecutable(path, arch string) error {
-	f, err := elf.Open(path)
+	f, err := os.Open(path)
 	if err != nil {
-		return fmt.Errorf("agent payload is not an ELF executable: %w", err)
+		return fmt.Errorf("reading the agent payload: %w", err)
 	}
 	defer f.Close()
-	if f.Type != elf.ET_EXEC && f.Type != elf.ET_DYN {
-		return fmt.Errorf("agent payload is an ELF %s, not an executable", f.Type)
+	// e_ident (magic, class, byte order, ...), then e_type and e_machine:
+	// the same offsets in 32- and 64-bit files.
+	var h [20]byte
+	if _, err := io.ReadFull(f, h[:]); err != nil || string(h[:4]) != "\x7fELF" {
+		return errors.New("agent payload is not an ELF executable")
 	}
-	got, ok := machines[f.Machine]
+	var order binary.ByteOrder = binary.LittleEndian
+	if h[5] == 2 { // ELFDATA2MSB
+		order = binary.BigEndian
+	}
+	typ, machine := order.Uint16(h[16:]), order.Uint16(h[18:])
+	if typ != 2 && typ != 3 { // ET_EXEC, ET_DYN
+		return fmt.Errorf("agent payload is an ELF file of type %d, not an executable", typ)
+	}
+	got, ok := machines[machine]
 	if !ok {
-		return fmt.Errorf("agent payload is built for %s, this device is %s", f.Machine, arch)
+		return fmt.Errorf("agent payload is built for ELF machine %d, this device is %s", machine, arch)
 	}
-	if got == "riscv64" && f.Class == elf.ELFCLASS32 {
+	if got == "riscv64" && h[4] == 1 { // ELFCLASS32
 		got = "riscv32"
 	}
-	if want := strings.SplitN(arch, "v", 2)[0]; got != want {
+	want := arch
+	if strings.HasPrefix(arch, "armv") {
+		want = "arm" // the ELF machine does not say the GOARM level
+	}
+	if got != want {
 		return fmt.Errorf("agent payload is built for %s, this device is %s", got, arch)
 	}
 	return nil
