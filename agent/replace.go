@@ -10,6 +10,7 @@ import (
 	"github.com/minio/selfupdate"
 
 	"github.com/beamup/beamup/internal/durable"
+	"github.com/beamup/beamup/internal/failpoint"
 )
 
 // Replace puts the executable at staged in place of target, durably, after
@@ -28,6 +29,7 @@ func Replace(target, staged, keep string, sha256Hex string) error {
 	if err := durable.CopyFile(keep, target, 0o755); err != nil {
 		return fmt.Errorf("keeping the previous beamupd: %w", err)
 	}
+	failpoint.Hit("agent-kept-previous")
 	data, err := os.ReadFile(staged)
 	if err != nil {
 		return fmt.Errorf("reading the new beamupd: %w", err)
@@ -40,15 +42,31 @@ func Replace(target, staged, keep string, sha256Hex string) error {
 	if err := selfupdate.PrepareAndCheckBinary(bytes.NewReader(data), opts); err != nil {
 		return fmt.Errorf("writing the new beamupd beside %s: %w", target, err)
 	}
-	dir, name := filepath.Split(target)
-	next := filepath.Join(dir, "."+name+".new")
+	next := nextPath(target)
 	if err := durable.SyncFile(next); err != nil {
 		os.Remove(next)
 		return err
 	}
+	failpoint.Hit("agent-before-rename")
 	if err := os.Rename(next, target); err != nil {
 		os.Remove(next)
 		return fmt.Errorf("replacing %s: %w", target, err)
 	}
+	failpoint.Hit("agent-renamed")
 	return durable.SyncDir(filepath.Dir(target))
+}
+
+// nextPath is where selfupdate writes the new executable before its rename.
+func nextPath(target string) string {
+	dir, name := filepath.Split(target)
+	return filepath.Join(dir, "."+name+".new")
+}
+
+// Discard removes the new executable that a Replace cut short by a crash
+// may have left beside target: a whole binary's worth of flash otherwise.
+func Discard(target string) error {
+	if err := os.Remove(nextPath(target)); err != nil && !os.IsNotExist(err) {
+		return fmt.Errorf("removing an unfinished new beamupd: %w", err)
+	}
+	return nil
 }

@@ -2,6 +2,8 @@ package updater
 
 import (
 	"fmt"
+
+	"github.com/beamup/beamup/agent"
 )
 
 // resumeAgent ends a self-update that a restart interrupted, or that
@@ -11,6 +13,11 @@ import (
 func (u *Updater) resumeAgent(op *Operation) *Result {
 	if op.Step == StepAgentReplacing && u.cfg.Agent.Version == op.Version {
 		return u.commitAgent(op)
+	}
+	if op.Step == StepAgentReplacing && u.cfg.Agent.Path != "" {
+		if err := agent.Discard(u.cfg.Agent.Path); err != nil {
+			u.Log("%v", err)
+		}
 	}
 	return u.finish(op, Reverted, fmt.Sprintf("self-update to beamupd %s interrupted at step %s; beamupd %s runs",
 		op.Version, op.Step, u.cfg.Agent.Version))

@@ -15,6 +15,7 @@ import (
 	"aead.dev/minisign"
 
 	"github.com/beamup/beamup/beam"
+	"github.com/beamup/beamup/internal/failpoint"
 )
 
 // Node is what the updater needs of the BEAM node; *beam.Client has it.
@@ -119,7 +120,11 @@ func (u *Updater) enter(op *Operation, step Step) error {
 		return err
 	}
 	j.Op = op
-	return u.journal.Save(j)
+	if err := u.journal.Save(j); err != nil {
+		return err
+	}
+	failpoint.Hit(string(step))
+	return nil
 }
 
 // finish ends op with an outcome and records it as the last result.

@@ -30,13 +30,14 @@ type supervisor struct {
 	starts int
 }
 
-func (d *device) supervise(path string) *supervisor {
+func (d *device) supervise(path string, env ...string) *supervisor {
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &supervisor{daemon: &daemon{}, t: d.t, path: path, cancel: cancel, done: make(chan struct{})}
 	go func() {
 		defer close(s.done)
 		for ctx.Err() == nil {
 			cmd := exec.Command(path, "run", "--config", d.config)
+			cmd.Env = append(os.Environ(), env...)
 			cmd.Stdout, cmd.Stderr = s.daemon, s.daemon
 			s.mu.Lock()
 			s.cur = cmd
@@ -299,39 +300,58 @@ func TestSelfUpdateKilledAtEachStep(t *testing.T) {
 	// Given the moment the kernel takes to deliver the parent-death signal.
 	waitFor(t, 5*time.Second, "the trial to die with its beamupd", func() bool { return !trials() })
 
-	// At the steps too short to hit with a signal, the state a kill
-	// leaves is made on disk: the journal at the step, the executable
-	// before or after its one rename.
+	// At the points too close together to hit with a signal from outside,
+	// a build with failpoints kills itself: once the journal is at each
+	// step, and around each write of the swap.
 	for _, c := range []struct {
-		step    updater.Step
+		point   string
 		at      string // what runs from the path when the supervisor restarts
 		outcome updater.Outcome
 	}{
-		{updater.StepAgentStaged, "1.0.0", updater.Reverted},
-		{updater.StepAgentReplacing, "1.0.0", updater.Reverted},  // killed before the rename
-		{updater.StepAgentReplacing, "2.0.0", updater.Committed}, // after it, before the handover
+		{"agent-staged", "1.0.0", updater.Reverted},
+		{"agent-trying", "1.0.0", updater.Reverted},
+		{"agent-replacing", "1.0.0", updater.Reverted},
+		{"agent-kept-previous", "1.0.0", updater.Reverted},
+		{"agent-before-rename", "1.0.0", updater.Reverted},
+		{"agent-renamed", "2.0.0", updater.Committed},
 	} {
-		t.Run(fmt.Sprintf("%s-%s", c.step, c.at), func(t *testing.T) {
+		t.Run(c.point, func(t *testing.T) {
+			t.Parallel()
 			a := newAgentDevice(t)
-			copyFile(t, a.exe, beamupdBuild(t, c.at, ""))
-			staged := filepath.Join(a.stateDir, "staging", "feed.beamupd")
-			os.MkdirAll(filepath.Dir(staged), 0o755)
-			copyFile(t, staged, beamupdBuild(t, "2.0.0", ""))
-			j := updater.Journal{Format: 1, Op: &updater.Operation{Kind: updater.KindSelfUpdate, Bundle: "feed",
-				Name: "beamupd", Version: "2.0.0", Step: c.step, Started: time.Now()}}
-			data, _ := json.Marshal(j)
-			os.WriteFile(filepath.Join(a.stateDir, "journal.json"), data, 0o644)
+			copyFile(t, a.exe, beamupdBuild(t, "1.0.0", "failpoints"))
+			marker := filepath.Join(t.TempDir(), "fired")
+			a.sup = a.supervise(a.exe, "BEAMUPD_FAILPOINT="+c.point+":"+marker)
+			a.waitAgent(func(s updater.Status) bool { return s.AgentVersion == "1.0.0" && s.State != "offline" })
+			publishBundle(t, a.broker, agentBundle(t, "2.0.0", ""), "--device", a.id)
 
-			a.sup = a.supervise(a.exe)
 			s := a.waitAgent(lastOutcome("2.0.0", c.outcome))
-			if s.AgentVersion != c.at {
-				t.Errorf("agent %s runs, want %s", s.AgentVersion, c.at)
+			if _, err := os.Stat(marker); err != nil || !strings.Contains(a.sup.log(), "failpoint "+c.point+": killed") {
+				t.Fatalf("beamupd was not killed at %s:\n%s", c.point, a.sup.log())
+			}
+			if s.AgentVersion != c.at || agentVersion(t, a.exe) != c.at {
+				t.Errorf("agent %s runs from %s, want %s", s.AgentVersion, agentVersion(t, a.exe), c.at)
+			}
+			if c.outcome == updater.Reverted && !strings.Contains(s.LastResult.Reason, "interrupted at step") {
+				t.Errorf("reverted without saying why: %+v", s.LastResult)
 			}
 			if st := a.step(); st != "" {
 				t.Errorf("journal still at step %s", st)
 			}
-			if _, err := os.Stat(staged); err == nil {
-				t.Error("the staged beamupd was left behind")
+			if left, _ := filepath.Glob(filepath.Join(a.stateDir, "staging", "*")); len(left) > 0 {
+				t.Errorf("staging left behind: %v", left)
+			}
+			if _, err := os.Stat(filepath.Join(filepath.Dir(a.exe), ".beamupd.new")); err == nil {
+				t.Error("an unfinished new beamupd was left beside the executable")
+			}
+			// Remembered, not fetched and tried again by itself.
+			waitFor(t, 30*time.Second, "the target to be set aside", func() bool {
+				return strings.Contains(a.sup.log(), fmt.Sprintf("ended %s here: not tried again", c.outcome))
+			})
+			if n := strings.Count(a.sup.log(), "downloading beamupd 2.0.0"); n != 1 {
+				t.Errorf("downloaded %d times", n)
+			}
+			if a.sup.startCount() != 2 {
+				t.Errorf("beamupd started %d times, want 2: the kill, then the run that finishes", a.sup.startCount())
 			}
 		})
 	}

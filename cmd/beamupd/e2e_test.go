@@ -406,51 +406,35 @@ func TestNodeKilledDuringInstall(t *testing.T) {
 	}
 }
 
-// beamupd is killed in the middle and started again: the daemon finishes
-// the operation from the journal.
+// beamupd is killed with SIGKILL at each step of an install, for real: a
+// build with failpoints kills itself as soon as the journal says the step
+// has begun, before the step acts. The daemon started afterwards finishes
+// the operation from the journal, and the device runs the release it ran.
 func TestBeamupdKilledAndResumed(t *testing.T) {
 	t.Parallel()
-	for _, step := range []updater.Step{updater.StepUnpacked, updater.StepChecking} {
+	for _, step := range []updater.Step{updater.StepVerified, updater.StepCopied, updater.StepUnpacking,
+		updater.StepUnpacked, updater.StepInstalling, updater.StepChecking, updater.StepCommitting} {
 		t.Run(string(step), func(t *testing.T) {
-			d := newDevice(t, "1.0.0", deviceOpts{soak: "30s"})
-			beamupd, _ := bins(t)
-			if step == updater.StepUnpacked {
-				// Too short a step to kill beamupd in by timing: leave what a
-				// beamupd that died right after unpacking leaves.
-				d.crashAfterUnpack("1.1.0")
-			} else {
-				cmd := exec.Command(beamupd, "install", "--config", d.config, signed(t, "1.1.0"))
-				if err := cmd.Start(); err != nil {
-					t.Fatal(err)
-				}
-				d.waitStep(step)
-				cmd.Process.Kill()
-				cmd.Wait()
+			t.Parallel()
+			d := newDevice(t, "1.0.0", deviceOpts{soak: "1s"})
+			marker := filepath.Join(t.TempDir(), "fired")
+			d.env = append(d.env, fmt.Sprintf("BEAMUPD_FAILPOINT=%s:%s", step, marker))
+			code, out := d.beamupdAt(beamupdBuild(t, "1.0.0", "failpoints"), "install", signed(t, "1.1.0"))
+			d.env = d.env[:len(d.env)-1]
+			if code != -1 || !strings.Contains(out, fmt.Sprintf("failpoint %s: killed", step)) {
+				t.Fatalf("beamupd install was not killed at %s: exit %d\n%s", step, code, out)
 			}
 			if s := d.status(); s.State != "failed" {
 				t.Errorf("status of an interrupted operation: %q, want failed", s.State)
 			}
 
-			daemon := exec.Command(beamupd, "run", "--config", d.config)
-			var out bytes.Buffer
-			daemon.Stdout, daemon.Stderr = &out, &out
-			if err := daemon.Start(); err != nil {
-				t.Fatal(err)
-			}
-			defer func() { daemon.Process.Kill(); daemon.Wait() }()
-			deadline := time.Now().Add(60 * time.Second)
-			for {
+			dm := d.run()
+			waitFor(t, 60*time.Second, "the daemon to finish the operation", func() bool {
 				j := d.journal()
-				if j.Op == nil && j.Last != nil && j.Last.Version == "1.1.0" {
-					if j.Last.Outcome != updater.Reverted || !strings.Contains(j.Last.Reason, "interrupted at step "+string(step)) {
-						t.Errorf("last result %+v, want reverted after an interruption at %s", j.Last, step)
-					}
-					break
-				}
-				if time.Now().After(deadline) {
-					t.Fatalf("the daemon did not finish the operation\n%s", out.String())
-				}
-				time.Sleep(100 * time.Millisecond)
+				return j.Op == nil && j.Last != nil && j.Last.Version == "1.1.0"
+			})
+			if j := d.journal(); j.Last.Outcome != updater.Reverted || !strings.Contains(j.Last.Reason, "interrupted at step "+string(step)) {
+				t.Errorf("last result %+v, want reverted after an interruption at %s\n%s", j.Last, step, dm.log())
 			}
 			if v := d.runningApp(); v != "1.0.0" {
 				t.Errorf("gauge %s runs, want 1.0.0", v)
@@ -458,37 +442,15 @@ func TestBeamupdKilledAndResumed(t *testing.T) {
 			if got := strings.Join(d.releases(), " "); got != "1.0.0:permanent" {
 				t.Errorf("releases %s, want only 1.0.0", got)
 			}
+			if left, _ := filepath.Glob(filepath.Join(d.stateDir, "staging", "*")); len(left) > 0 {
+				t.Errorf("staging left behind: %v", left)
+			}
 			// And the device takes the same bundle again afterwards.
-			daemon.Process.Kill()
-			daemon.Wait()
+			dm.stop()
 			if code, out := d.beamupd("install", signed(t, "1.1.0")); code != 0 {
 				t.Errorf("install after the revert: exit %d\n%s", code, out)
 			}
 		})
-	}
-}
-
-// crashAfterUnpack leaves the device as a beamupd killed right after
-// unpack_release leaves it: the release unpacked on the node and the
-// journal at step unpacked.
-func (d *device) crashAfterUnpack(vsn string) {
-	d.t.Helper()
-	ctx := context.Background()
-	base := filepath.Join(d.Root, "releases", "gauge-"+vsn)
-	run(d.t, "cp", otptest.Tarball(d.t, vsn), base+".tar.gz")
-	rel := run(d.t, "tar", "xzOf", base+".tar.gz", "releases/"+vsn+"/gauge.rel")
-	os.WriteFile(base+".rel", []byte(rel), 0o644)
-	if err := d.node.CreateRELEASES(ctx, d.Root, filepath.Join(d.Root, "releases", "1.0.0", "gauge.rel")); err != nil {
-		d.t.Fatal(err)
-	}
-	if _, err := d.node.UnpackRelease(ctx, "gauge-"+vsn); err != nil {
-		d.t.Fatal(err)
-	}
-	os.MkdirAll(d.stateDir, 0o755)
-	j := &updater.Journal{Op: &updater.Operation{Kind: "install", Bundle: "b", Name: "gauge", Version: vsn,
-		From: "1.0.0", Mode: "hot", Step: updater.StepUnpacked, Started: time.Now()}}
-	if err := updater.NewJournalStore(d.stateDir).Save(j); err != nil {
-		d.t.Fatal(err)
 	}
 }
 

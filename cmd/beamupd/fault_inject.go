@@ -18,12 +18,14 @@ import (
 //	exit          exit with status 3 as the daemon starts
 //	hang          block the main loop once it has said READY
 //	hang-on-usr1  block the main loop when SIGUSR1 arrives
+//	failpoints    nothing more than the kill points of internal/failpoint,
+//	              which any faultinject build has
 var fault string
 
 func injectFault(cfg *daemon.Config) {
 	var stalled atomic.Bool
 	switch fault {
-	case "":
+	case "", "failpoints":
 		return
 	case "exit":
 		os.Exit(3)

@@ -135,6 +135,7 @@ func (d *Device) Run(ctx context.Context) error {
 		if want == "" {
 			continue
 		}
+		d.learn(ctx, want, f.Dir)
 		if o, ok := d.tried.get(want); ok {
 			if announced != want {
 				d.event(want, "bundle %.12s ended %s here: not tried again while a target names it", want, o)
@@ -240,6 +241,20 @@ func (d *Device) apply(ctx context.Context, f *Fetcher, id string) (transient bo
 	d.tried.set(id, r.Outcome)
 	d.event(id, "%s: %s", r.Outcome, r.Reason)
 	return false
+}
+
+// learn remembers how bundle id ended if the updater's last result is its:
+// an install that a crash or a kill cut short was ended by the journal's
+// resume, before this transport ran, and must not start again by itself;
+// a self-update ends in the new beamupd. The download a crash left behind
+// goes too.
+func (d *Device) learn(ctx context.Context, id, dir string) {
+	s, err := d.inst.Status(ctx)
+	if err != nil || s.LastResult == nil || s.LastResult.Bundle != id {
+		return
+	}
+	d.tried.set(id, s.LastResult.Outcome)
+	os.Remove(downloadPath(dir, id))
 }
 
 func (d *Device) reject(id string, err error) {

@@ -108,12 +108,16 @@ type arrival struct {
 	sum  string // computed in the client's handler goroutine, in parallel
 }
 
+// downloadPath is where the payload of bundle id is assembled; it survives
+// restarts, so that a download resumes where it stopped.
+func downloadPath(dir, id string) string { return filepath.Join(dir, id+".download") }
+
 // Fetch downloads the payload of a verified bundle and returns the path of
 // the payload file, whose every chunk has verified.
 func (f *Fetcher) Fetch(ctx context.Context, h *updater.Header, progress func(done, total int64)) (string, Stats, error) {
 	f.defaults()
 	p := h.Manifest.Payload
-	path := filepath.Join(f.Dir, h.ID()+".download")
+	path := downloadPath(f.Dir, h.ID())
 	if err := os.MkdirAll(f.Dir, 0o755); err != nil {
 		return "", Stats{}, err
 	}
