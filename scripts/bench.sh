@@ -201,13 +201,17 @@ printf '| CPU time (share of one core) | %.1f ms (%.3f%%) | %.1f ms (%.3f%%) | %
 printf '| RSS | %.1f MiB | %.1f MiB | %.1f | <= 20 MiB |\n' "$(echo "$drss / 1024" | bc -l)" "$(echo "$srss / 1024" | bc -l)" "$(echo "$drss / $srss" | bc -l)"
 
 # Size: beamupd as shipped, static and stripped, for the boards' arches.
+# aim says whether 8 MiB is met: a rounded MiB figure would hide a miss.
+aim() {
+	if [ "$1" -le 8388608 ]; then echo "<= 8 MiB: met"; else echo "<= 8 MiB: **missed by $(($1 - 8388608)) bytes**"; fi
+}
 printf '\n| beamupd, static, stripped (-s -w) | bytes | MiB | aim |\n|---|---|---|---|\n'
 for arch in arm64 arm amd64; do
 	CGO_ENABLED=0 GOOS=linux GOARCH=$arch GOARM=7 go build -trimpath -ldflags "-s -w" -o "$work/beamupd-$arch" "$top/cmd/beamupd"
 	size=$(stat -c %s "$work/beamupd-$arch")
-	printf '| linux/%s | %d | %.1f | %s |\n' "$arch" "$size" "$(echo "$size / 1048576" | bc -l)" "$([ $arch = arm64 ] && echo '<= 8 MiB' || echo)"
+	printf '| linux/%s | %d | %.2f | %s |\n' "$arch" "$size" "$(echo "$size / 1048576" | bc -l)" "$([ $arch = arm64 ] && aim "$size" || echo)"
 done
 # Boards without systemd can leave the D-Bus client out.
 CGO_ENABLED=0 GOOS=linux GOARCH=arm64 go build -trimpath -tags nodbus -ldflags "-s -w" -o "$work/beamupd-nodbus" "$top/cmd/beamupd"
 size=$(stat -c %s "$work/beamupd-nodbus")
-printf '| linux/arm64, -tags nodbus (no systemd: control) | %d | %.1f | <= 8 MiB |\n' "$size" "$(echo "$size / 1048576" | bc -l)"
+printf '| linux/arm64, -tags nodbus (no systemd: control) | %d | %.2f | %s |\n' "$size" "$(echo "$size / 1048576" | bc -l)" "$(aim "$size")"
