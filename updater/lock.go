@@ -12,20 +12,53 @@ import (
 // ErrBusy is returned when another operation holds the device.
 var ErrBusy = errors.New("busy")
 
-// Lock is the device's one-operation-at-a-time lock: an flock on
-// state_dir/lock, which the kernel drops when its holder dies, so a crash
-// never leaves the device locked.
+// Lock is an flock on a file in state_dir, which the kernel drops when its
+// holder dies, so a crash never leaves the device locked. The file says
+// who holds it.
 type Lock struct {
 	f *os.File
 }
 
-// Acquire takes the lock for what (such as "install gauge 1.1.0") or
-// returns an error wrapping ErrBusy that says what is running.
+// Acquire takes the device's one-operation-at-a-time lock (state_dir/lock)
+// for what (such as "install gauge 1.1.0") or returns an error wrapping
+// ErrBusy that says what is running.
 func Acquire(stateDir, what string) (*Lock, error) {
+	return acquire(stateDir, "lock", what)
+}
+
+// AcquireRun takes the lock that beamupd run holds for as long as it serves
+// state_dir (state_dir/run.lock): a second daemon on the same device would
+// answer the same transports and fight over the node. Exec keeps no lock:
+// the file is opened close-on-exec, so a beamupd that hands over to a new
+// binary leaves the lock to it.
+func AcquireRun(stateDir string) (*Lock, error) {
+	l, err := acquire(stateDir, "run.lock", "beamupd run")
+	if err != nil {
+		return nil, fmt.Errorf("another beamupd serves %s: %w", stateDir, err)
+	}
+	return l, nil
+}
+
+// RunningDaemon names the beamupd run that serves stateDir, such as
+// "beamupd run (pid 42)", or returns "" when none does.
+func RunningDaemon(stateDir string) string {
+	f, err := os.Open(filepath.Join(stateDir, "run.lock"))
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_SH|syscall.LOCK_NB); err == nil {
+		return "" // nobody holds it
+	}
+	holder, _ := os.ReadFile(f.Name())
+	return strings.TrimSpace(string(holder))
+}
+
+func acquire(stateDir, name, what string) (*Lock, error) {
 	if err := os.MkdirAll(stateDir, 0o755); err != nil {
 		return nil, fmt.Errorf("creating state directory: %w", err)
 	}
-	f, err := os.OpenFile(filepath.Join(stateDir, "lock"), os.O_RDWR|os.O_CREATE, 0o644)
+	f, err := os.OpenFile(filepath.Join(stateDir, name), os.O_RDWR|os.O_CREATE, 0o644)
 	if err != nil {
 		return nil, fmt.Errorf("opening lock: %w", err)
 	}

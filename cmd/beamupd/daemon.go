@@ -56,6 +56,16 @@ func runCommand(stdout, stderr io.Writer) *ffcli.Command {
 // serve runs the daemon's main loop over every configured transport until
 // ctx is done.
 func serve(ctx context.Context, u *updater.Updater, c *config.Config, stderr io.Writer) error {
+	// One daemon per device. A beamupd on trial runs beside the one that
+	// tries it, which holds the lock for both.
+	trial := os.Getenv(agent.TrialEnv) != ""
+	if !trial {
+		lock, err := updater.AcquireRun(c.Device.StateDir)
+		if err != nil {
+			return cli.Exit(2, err)
+		}
+		defer lock.Release()
+	}
 	var notify systemd.Notifier
 	cfg := daemon.Config{
 		Watchdog:   systemd.WatchdogInterval(),
@@ -64,7 +74,6 @@ func serve(ctx context.Context, u *updater.Updater, c *config.Config, stderr io.
 		Describe:   describe(c),
 		Log:        func(format string, args ...any) { fmt.Fprintf(stderr, format+"\n", args...) },
 	}
-	trial := os.Getenv(agent.TrialEnv) != ""
 	// On trial, the beamupd trying this one keeps the hardware watchdog:
 	// the device opens to one process at a time.
 	if c.Device.Watchdog != "" && !trial {

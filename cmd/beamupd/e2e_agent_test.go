@@ -3,6 +3,7 @@ package main_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -272,6 +273,50 @@ func TestSelfUpdateRejects(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(a.stateDir, "agent")); err == nil {
 		t.Error("a rejected agent left state_dir/agent")
 	}
+}
+
+// While the daemon serves the device, a one-shot install of a new beamupd
+// is refused with nothing changed (its trial would contend with the daemon
+// for the broker and the port), and a second daemon does not start.
+func TestSelfUpdateBesideTheDaemon(t *testing.T) {
+	t.Parallel()
+	a := newAgentDevice(t)
+	a.sup = a.supervise(a.exe)
+	a.waitAgent(func(s updater.Status) bool { return s.AgentVersion == "1.0.0" && s.State != "offline" })
+	before := sha(t, a.exe)
+	code, out := a.install(agentBundle(t, "2.0.0", ""))
+	if code != 10 || !strings.Contains(out, "beamupd run (pid") || !strings.Contains(out, "send the bundle to it over MQTT") {
+		t.Errorf("one-shot install beside the daemon: exit %d, want 10 and why:\n%s", code, lastLines(out))
+	}
+	if sha(t, a.exe) != before || a.step() != "" {
+		t.Errorf("the refused install changed the executable or left the journal at %q", a.step())
+	}
+	if left, _ := filepath.Glob(filepath.Join(a.stateDir, "staging", "*")); len(left) > 0 {
+		t.Errorf("staging left behind: %v", left)
+	}
+	if strings.Contains(a.sup.log(), "trying beamupd") {
+		t.Errorf("the daemon saw a trial:\n%s", a.sup.log())
+	}
+
+	out, err := execOut("timeout", "20", a.exe, "run", "--config", a.config)
+	if code := exitCode(err); code != 2 || !strings.Contains(out, "another beamupd serves") {
+		t.Errorf("a second daemon: exit %d, want 2 and why:\n%s", code, out)
+	}
+	if a.sup.startCount() != 1 {
+		t.Errorf("the first daemon was restarted %d times", a.sup.startCount()-1)
+	}
+}
+
+// exitCode is the exit status in err from exec, 0 for none.
+func exitCode(err error) int {
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		return ee.ExitCode()
+	}
+	if err != nil {
+		return -1
+	}
+	return 0
 }
 
 // beamupd killed with SIGKILL at each step of a self-update: the

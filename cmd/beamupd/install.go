@@ -22,17 +22,18 @@ func installCommand(stdout, stderr io.Writer) *ffcli.Command {
 		LongHelp: "Exit codes: 0 committed, 10 rejected before any change, 11 failed and reverted,\n" +
 			"12 failed and the node needs attention, 2 usage or configuration error.\n\n" +
 			"An agent bundle (a new beamupd) is tried as 'beamupd run' before it replaces\n" +
-			"[agent] path; stop a running beamupd daemon first, or send the bundle to it over\n" +
-			"MQTT or the serial console, where it hands over to the new binary by itself.",
+			"[agent] path. It is refused (exit 10) while a beamupd daemon serves the device:\n" +
+			"send it to the daemon over MQTT or the serial console, where it hands over to the\n" +
+			"new binary by itself, or stop the daemon first.",
 		FlagSet: fs,
 		Exec: func(ctx context.Context, args []string) error {
 			if len(args) != 1 {
 				return cli.Usage("install takes one bundle file")
 			}
-			return withDevice(ctx, *cfgPath, stderr, func(u *updater.Updater, _ *config.Config) error {
+			return withDevice(ctx, *cfgPath, stderr, func(u *updater.Updater, c *config.Config) error {
 				r, err := u.Install(ctx, args[0])
 				if err == nil && r.Outcome == updater.Staged {
-					r, err = selfUpdate(ctx, u)
+					r, err = selfUpdate(ctx, u, c)
 				}
 				return report(stdout, r, err)
 			})
@@ -41,8 +42,14 @@ func installCommand(stdout, stderr io.Writer) *ffcli.Command {
 }
 
 // selfUpdate tries the staged beamupd and, when it passes, commits it:
-// this one-shot process does not hand over to it.
-func selfUpdate(ctx context.Context, u *updater.Updater) (*updater.Result, error) {
+// this one-shot process does not hand over to it. Not while a daemon
+// serves the device: the new binary on trial would contend with it for
+// the broker's client id and the serial port, and fail for that.
+func selfUpdate(ctx context.Context, u *updater.Updater, c *config.Config) (*updater.Result, error) {
+	if d := updater.RunningDaemon(c.Device.StateDir); d != "" {
+		return u.DropStagedAgent(d + " serves this device; send the bundle to it over MQTT or the serial console, " +
+			"where it tries and hands over to the new beamupd itself, or stop it first")
+	}
 	replaced, r, err := u.TryAgent(ctx)
 	if err != nil || !replaced {
 		return r, err
