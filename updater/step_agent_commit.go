@@ -37,17 +37,10 @@ func (u *Updater) commitAgent(op *Operation) *Result {
 // its trial has shown that it runs. A daemon that runs from the replaced
 // executable runs the new version after its next restart.
 func (u *Updater) FinishAgent() (*Result, error) {
-	lock, err := Acquire(u.cfg.StateDir, "self-update")
+	lock, op, err := u.selfUpdateAt(StepAgentReplacing)
 	if err != nil {
 		return nil, err
 	}
 	defer lock.Release()
-	j, err := u.journal.Load()
-	if err != nil {
-		return nil, err
-	}
-	if op := j.Op; op != nil && op.Kind == KindSelfUpdate && op.Step == StepAgentReplacing {
-		return result(u.commitAgent(op))
-	}
-	return nil, fmt.Errorf("no replaced beamupd to commit")
+	return result(u.commitAgent(op))
 }

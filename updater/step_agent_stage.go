@@ -1,7 +1,6 @@
 package updater
 
 import (
-	"errors"
 	"fmt"
 	"os"
 
@@ -27,18 +26,10 @@ func (u *Updater) stageAgent(op *Operation) error {
 // DropStagedAgent ends a staged self-update without trying it, as
 // rejected for why: nothing outside the state directory had changed.
 func (u *Updater) DropStagedAgent(why string) (*Result, error) {
-	lock, err := Acquire(u.cfg.StateDir, "self-update")
+	lock, op, err := u.selfUpdateAt(StepAgentStaged)
 	if err != nil {
 		return nil, err
 	}
 	defer lock.Release()
-	j, err := u.journal.Load()
-	if err != nil {
-		return nil, err
-	}
-	op := j.Op
-	if op == nil || op.Kind != KindSelfUpdate || op.Step != StepAgentStaged {
-		return nil, errors.New("no new beamupd is staged")
-	}
 	return result(u.finish(op, Rejected, fmt.Sprintf("beamupd %s was not tried: %s", op.Version, why)))
 }

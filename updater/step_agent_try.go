@@ -2,7 +2,6 @@ package updater
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"path/filepath"
 	"strings"
@@ -20,19 +19,11 @@ import (
 // self-update when it starts (resumeAgent). A new binary that fails every
 // trial is given up and the running one stays: Reverted, with the reason.
 func (u *Updater) TryAgent(ctx context.Context) (handover bool, r *Result, err error) {
-	lock, err := Acquire(u.cfg.StateDir, "self-update")
+	lock, op, err := u.selfUpdateAt(StepAgentStaged)
 	if err != nil {
 		return false, nil, err
 	}
 	defer lock.Release()
-	j, err := u.journal.Load()
-	if err != nil {
-		return false, nil, err
-	}
-	op := j.Op
-	if op == nil || op.Kind != KindSelfUpdate || op.Step != StepAgentStaged {
-		return false, nil, errors.New("no new beamupd is staged")
-	}
 	if err := u.enter(op, StepAgentTrying); err != nil {
 		return false, nil, err
 	}
