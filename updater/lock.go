@@ -33,10 +33,10 @@ func Acquire(stateDir, what string) (*Lock, error) {
 // binary leaves the lock to it.
 func AcquireRun(stateDir string) (*Lock, error) {
 	l, err := acquire(stateDir, "run.lock", "beamupd run")
-	if err != nil {
+	if errors.Is(err, ErrBusy) {
 		return nil, fmt.Errorf("another beamupd serves %s: %w", stateDir, err)
 	}
-	return l, nil
+	return l, err
 }
 
 // RunningDaemon names the beamupd run that serves stateDir, such as
