@@ -27,7 +27,7 @@ func script(t *testing.T, body string) string {
 func TestTrial(t *testing.T) {
 	otptest.Require(t, "python3")
 	notify := `python3 -c 'import os,socket,sys; s=socket.socket(socket.AF_UNIX,socket.SOCK_DGRAM); s.sendto(sys.argv[1].encode(), os.environ["NOTIFY_SOCKET"])' `
-	for name, c := range map[string]struct {
+	cases := map[string]struct {
 		body string
 		want string // "" when kept
 	}{
@@ -36,12 +36,20 @@ func TestTrial(t *testing.T) {
 		"never ready": {"sleep 30\n", "not ready within"},
 		"hangs":       {notify + "READY=1\nsleep 30\n", "hung: no WATCHDOG=1"},
 		"dies later":  {notify + "READY=1\n" + notify + "WATCHDOG=1\nexit 4\n", "exited during the trial (exit status 4)"},
-	} {
+	}
+	// Every script is written before any trial forks: a child forked while
+	// a sibling still had its script open for writing holds that file
+	// open, and executing it then fails with "text file busy".
+	scripts := map[string]string{}
+	for name, c := range cases {
+		scripts[name] = script(t, c.body)
+	}
+	for name, c := range cases {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			tr := &Trial{Env: os.Environ(), StartTimeout: 2 * time.Second, Watchdog: 500 * time.Millisecond,
 				Period: 1500 * time.Millisecond, Log: t.Logf}
-			err := tr.Try(context.Background(), script(t, c.body))
+			err := tr.Try(context.Background(), scripts[name])
 			switch {
 			case c.want == "" && err != nil:
 				t.Errorf("not kept: %v", err)
