@@ -3,7 +3,6 @@ package main_test
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -305,18 +304,6 @@ func TestSelfUpdateBesideTheDaemon(t *testing.T) {
 	if a.sup.startCount() != 1 {
 		t.Errorf("the first daemon was restarted %d times", a.sup.startCount()-1)
 	}
-}
-
-// exitCode is the exit status in err from exec, 0 for none.
-func exitCode(err error) int {
-	var ee *exec.ExitError
-	if errors.As(err, &ee) {
-		return ee.ExitCode()
-	}
-	if err != nil {
-		return -1
-	}
-	return 0
 }
 
 // beamupd killed with SIGKILL at each step of a self-update: the

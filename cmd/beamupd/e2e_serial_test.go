@@ -128,7 +128,7 @@ func TestSerialBeamupPush(t *testing.T) {
 		t.Fatalf("push 1.1.0: %v\n%s", err, out)
 	}
 	out, err = execOut(beamup, "serial", "--port", laptopPort, "push", signed(t, "1.2.0"))
-	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 11 || !strings.Contains(out, "reverted") {
+	if exitCode(err) != 11 || !strings.Contains(out, "reverted") {
 		t.Errorf("push 1.2.0: %v, want exit 11\n%s", err, out)
 	}
 	out, err = execOut(beamup, "serial", "--port", laptopPort, "status")

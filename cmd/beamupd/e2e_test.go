@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -394,7 +395,7 @@ func TestNodeKilledDuringInstall(t *testing.T) {
 	d.waitStep(updater.StepChecking)
 	d.Kill(t)
 	err := cmd.Wait()
-	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 11 {
+	if exitCode(err) != 11 {
 		t.Fatalf("install: %v, want exit 11\n%s", err, out.String())
 	}
 	if v := d.runningApp(); v != "1.0.0" {
@@ -563,7 +564,7 @@ func TestBusyAndBadConfig(t *testing.T) {
 	bad := writeFile(t, "bad.toml", "[node]\nname = 1\n")
 	c := exec.Command(beamupd, "status", "--config", bad)
 	outb, err := c.CombinedOutput()
-	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 2 || !strings.Contains(string(outb), bad+":2: key node.name") {
+	if exitCode(err) != 2 || !strings.Contains(string(outb), bad+":2: key node.name") {
 		t.Errorf("bad config: %v\n%s", err, outb)
 	}
 }
@@ -626,6 +627,18 @@ func TestLingeringOldCodeIsNotCommitted(t *testing.T) {
 func execOut(name string, args ...string) (string, error) {
 	out, err := exec.Command(name, args...).CombinedOutput()
 	return string(out), err
+}
+
+// exitCode is the exit status in err from exec, 0 for none.
+func exitCode(err error) int {
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		return ee.ExitCode()
+	}
+	if err != nil {
+		return -1
+	}
+	return 0
 }
 
 // Under systemd (Type=notify) the daemon says READY once it serves, and
