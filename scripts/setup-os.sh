@@ -6,7 +6,7 @@
 # `make test` and `make demo` can call it every time.
 set -euo pipefail
 
-pkgs=(erlang-nox erlang-dev mosquitto mosquitto-clients lrzsz socat minisign systemd dbus dbus-user-session procps python3 time bc)
+pkgs=(erlang-nox erlang-dev elixir rebar3 mosquitto mosquitto-clients lrzsz socat minisign systemd dbus dbus-user-session procps python3 time bc)
 [ $# -gt 0 ] && pkgs=("$@")
 missing=()
 for p in "${pkgs[@]}"; do

@@ -60,15 +60,22 @@ var (
 // key, made by the real beamup command; extra flags go to beamup bundle.
 func signed(t *testing.T, vsn string, extra ...string) string {
 	t.Helper()
+	return signedOf(t, otptest.Gauge, vsn, extra...)
+}
+
+// signedOf returns a bundle of the flavor's sample release vsn, signed with
+// the test key by the real beamup command.
+func signedOf(t *testing.T, f *otptest.Flavor, vsn string, extra ...string) string {
+	t.Helper()
 	_, beamup := bins(t)
 	keyOnce.Do(func() {
 		keyDir, _ = os.MkdirTemp("", "beamup-keys-")
 		run(t, beamup, "keygen", "-o", filepath.Join(keyDir, "release"))
 		run(t, beamup, "keygen", "-o", filepath.Join(keyDir, "other"))
 	})
-	out := filepath.Join(t.TempDir(), "gauge-"+vsn+".bundle")
+	out := filepath.Join(t.TempDir(), f.Release+"-"+vsn+".bundle")
 	args := append([]string{"bundle", "--key", filepath.Join(keyDir, "release.key"),
-		"--release", otptest.Tarball(t, vsn), "-o", out}, extra...)
+		"--release", f.Tarball(t, vsn), "-o", out}, extra...)
 	run(t, beamup, args...)
 	return out
 }
@@ -102,6 +109,8 @@ type deviceOpts struct {
 	// sections.
 	device, sections string
 	control          string // [node] control; the target's node.sh when empty
+	// flavor is the sample release the device runs; Gauge when nil.
+	flavor *otptest.Flavor
 }
 
 func newDevice(t *testing.T, vsn string, o deviceOpts) *device {
@@ -110,8 +119,11 @@ func newDevice(t *testing.T, vsn string, o deviceOpts) *device {
 		t.Skip("end-to-end with a real OTP node; not in -short")
 	}
 	bins(t)
-	signed(t, vsn) // makes the keys
-	tg := otptest.NewTarget(t, vsn)
+	if o.flavor == nil {
+		o.flavor = otptest.Gauge
+	}
+	signedOf(t, o.flavor, vsn) // makes the keys
+	tg := o.flavor.NewTarget(t, vsn)
 	d := &device{Target: tg, t: t, stateDir: filepath.Join(t.TempDir(), "state")}
 	if o.control == "" {
 		o.control = tg.Control()
@@ -138,7 +150,7 @@ name = %q
 cookie_file = %q
 epmd_port = %d
 root = %q
-release = "gauge"
+release = %q
 control = %q
 boot_timeout = "30s"
 suspend_timeout = "5s"
@@ -147,7 +159,7 @@ code_change_timeout = "5s"
 [health]
 %ssoak = %q
 interval = "200ms"
-%s%s`, d.id, d.stateDir, o.device, filepath.Join(keyDir, "release.pub"), tg.Node, tg.CookieFile, tg.EPMDPort, tg.Root, o.control, health, o.soak, o.mqtt, o.sections)
+%s%s`, d.id, d.stateDir, o.device, filepath.Join(keyDir, "release.pub"), tg.Node, tg.CookieFile, tg.EPMDPort, tg.Root, o.flavor.Release, o.control, health, o.soak, o.mqtt, o.sections)
 	if err := os.WriteFile(d.config, []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
 	}

@@ -33,6 +33,7 @@ func Require(t testing.TB, progs ...string) {
 		"erl": "erlang-nox", "escript": "erlang-nox", "erlc": "erlang-dev", "epmd": "erlang-nox",
 		"minisign": "minisign", "mosquitto": "mosquitto", "mosquitto_sub": "mosquitto-clients",
 		"sz": "lrzsz", "rz": "lrzsz", "socat": "socat", "systemd-analyze": "systemd",
+		"rebar3": "rebar3", "mix": "elixir", "elixir": "elixir",
 	}
 	for _, p := range progs {
 		if _, err := exec.LookPath(p); err != nil {
@@ -41,41 +42,97 @@ func Require(t testing.TB, progs ...string) {
 	}
 }
 
-var (
-	buildOnce sync.Once
-	buildDir  string
-	buildErr  error
-)
+// Flavor is one way users build a release: OTP's systools, rebar3 or mix.
+// Each builds its own sample application at test time with the real tool
+// and installs it as a target system with its own start script.
+type Flavor struct {
+	// Release is the release's name.
+	Release string
+	// Tool names the build tool, for messages.
+	Tool string
+	// Build builds every version of the sample into out, as
+	// out/<Release>-<vsn>.tar.gz.
+	Build func(out string) error
+	// Install is the script under testdata/target that installs a tarball
+	// as a target system: SCRIPT TARBALL ROOT NODE_NAME COOKIE EPMD_PORT.
+	// It leaves ROOT/bin/node.sh (start|stop|restart|pid|foreground), which
+	// boots the node the way that tool's own start script does.
+	Install string
+	// Requires lists the programs Build needs.
+	Requires []string
 
-// Releases builds gauge-1.0.0, 1.1.0 and 1.2.0 once per test binary and
-// returns the directory that holds gauge-VSN.tar.gz.
-func Releases(t testing.TB) string {
+	once *flavorBuild
+}
+
+type flavorBuild struct {
+	once sync.Once
+	dir  string
+	err  error
+}
+
+// Gauge is the sample application of testdata/gauge, built by
+// testdata/build-releases.escript with systools, its .rel files named
+// after the release (gauge.rel).
+var Gauge = &Flavor{
+	Release:  "gauge",
+	Tool:     "systools",
+	Install:  "install.sh",
+	Requires: []string{"erl", "escript", "erlc"},
+	Build: func(out string) error {
+		return escript("build-releases.escript", filepath.Join(RepoRoot(), "testdata", "gauge"), out)
+	},
+}
+
+func escript(script string, args ...string) error {
+	cmd := exec.Command("escript", append([]string{filepath.Join(RepoRoot(), "testdata", script)}, args...)...)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("%s: %v\n%s", script, err, out)
+	}
+	return nil
+}
+
+// Releases builds every version of the flavor's sample once per test
+// binary and returns the directory that holds <Release>-VSN.tar.gz.
+func (f *Flavor) Releases(t testing.TB) string {
 	t.Helper()
-	Require(t, "erl", "escript", "erlc")
-	buildOnce.Do(func() {
-		buildDir, buildErr = os.MkdirTemp("", "beamup-releases-")
-		if buildErr != nil {
-			return
+	Require(t, f.Requires...)
+	flavorsMu.Lock()
+	if f.once == nil {
+		f.once = &flavorBuild{}
+	}
+	b := f.once
+	flavorsMu.Unlock()
+	b.once.Do(func() {
+		b.dir, b.err = os.MkdirTemp("", "beamup-"+f.Tool+"-")
+		if b.err == nil {
+			b.err = f.Build(b.dir)
 		}
-		cmd := exec.Command("escript", filepath.Join(RepoRoot(), "testdata", "build-releases.escript"),
-			filepath.Join(RepoRoot(), "testdata", "gauge"), buildDir)
-		if out, err := cmd.CombinedOutput(); err != nil {
-			buildErr = fmt.Errorf("building sample releases: %v\n%s", err, out)
+		if b.err != nil {
+			b.err = fmt.Errorf("building the %s sample releases: %w", f.Tool, b.err)
 		}
 	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
+	if b.err != nil {
+		t.Fatal(b.err)
 	}
-	return buildDir
+	return b.dir
 }
 
-// Tarball returns the path of the sample release tarball of version vsn.
-func Tarball(t testing.TB, vsn string) string {
-	return filepath.Join(Releases(t), "gauge-"+vsn+".tar.gz")
+var flavorsMu sync.Mutex
+
+// Tarball returns the path of the flavor's release tarball of version vsn.
+func (f *Flavor) Tarball(t testing.TB, vsn string) string {
+	return filepath.Join(f.Releases(t), f.Release+"-"+vsn+".tar.gz")
 }
 
-// Target is a target system of the sample release, installed and running.
+// Releases builds the gauge sample (see Gauge) and returns its directory.
+func Releases(t testing.TB) string { return Gauge.Releases(t) }
+
+// Tarball returns the path of the gauge release tarball of version vsn.
+func Tarball(t testing.TB, vsn string) string { return Gauge.Tarball(t, vsn) }
+
+// Target is a target system of a sample release, installed and running.
 type Target struct {
+	Flavor     *Flavor
 	Root       string
 	Node       string
 	Cookie     string
@@ -86,19 +143,25 @@ type Target struct {
 // NewTarget installs gauge-vsn as a target system in a temporary directory
 // and starts its node. Like a mix release, it ships no releases/RELEASES:
 // beamupd must prepare it. The node and its epmd stop when the test ends.
-func NewTarget(t testing.TB, vsn string) *Target {
+func NewTarget(t testing.TB, vsn string) *Target { return Gauge.NewTarget(t, vsn) }
+
+// NewTarget installs the flavor's release vsn as a target system in a
+// temporary directory and starts its node. The node and its epmd stop
+// when the test ends.
+func (f *Flavor) NewTarget(t testing.TB, vsn string) *Target {
 	t.Helper()
 	Require(t, "epmd")
 	root := t.TempDir()
 	tg := &Target{
+		Flavor:     f,
 		Root:       root,
-		Node:       fmt.Sprintf("gauge%d@127.0.0.1", time.Now().UnixNano()%1e9),
+		Node:       fmt.Sprintf("%s%d@127.0.0.1", f.Release, time.Now().UnixNano()%1e9),
 		Cookie:     fmt.Sprintf("cookie%d", time.Now().UnixNano()),
 		CookieFile: filepath.Join(root, "cookie"),
 		EPMDPort:   FreePort(t),
 	}
-	run(t, "sh", filepath.Join(RepoRoot(), "testdata", "target", "install.sh"),
-		Tarball(t, vsn), root, tg.Node, tg.Cookie, fmt.Sprint(tg.EPMDPort))
+	run(t, "sh", filepath.Join(RepoRoot(), "testdata", "target", f.Install),
+		f.Tarball(t, vsn), root, tg.Node, tg.Cookie, fmt.Sprint(tg.EPMDPort))
 	t.Cleanup(func() {
 		exec.Command("sh", tg.Script(), root, "stop").Run()
 		cmd := exec.Command("epmd", "-kill")
@@ -190,4 +253,19 @@ func run(t testing.TB, name string, args ...string) {
 	if err := cmd.Run(); err != nil {
 		t.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out.String())
 	}
+}
+
+// PowerCycle kills the node with SIGKILL, as a power cut would, and starts
+// it again with the target's own start script: what boots is what the
+// release's scripts and files say is permanent.
+func (tg *Target) PowerCycle(t testing.TB) {
+	t.Helper()
+	tg.Kill(t)
+	for i := 0; i < 100; i++ {
+		if exec.Command("sh", tg.Script(), tg.Root, "pid").Run() != nil {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	tg.Start(t)
 }
