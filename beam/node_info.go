@@ -3,6 +3,8 @@ package beam
 import (
 	"context"
 	"fmt"
+	"maps"
+	"slices"
 
 	"github.com/ergo-services/ergo/etf"
 )
@@ -74,6 +76,12 @@ func (c *Client) StartedApps(ctx context.Context) ([]App, error) {
 // "lists:sum([1,2])." It is for checks that would take one rpc per process
 // or per module if done from here.
 func (c *Client) Eval(ctx context.Context, src string) (etf.Term, error) {
+	return c.EvalWith(ctx, src, nil)
+}
+
+// EvalWith evaluates src with the variables of bindings bound, so that
+// values reach the node as terms rather than as quoted source.
+func (c *Client) EvalWith(ctx context.Context, src string, bindings map[string]etf.Term) (etf.Term, error) {
 	t, err := c.Call(ctx, "erl_scan", "string", src)
 	if err != nil {
 		return nil, err
@@ -88,7 +96,12 @@ func (c *Client) Eval(ctx context.Context, src string) (etf.Term, error) {
 	if r, ok = t.(etf.Tuple); !ok || len(r) != 2 || r[0] != etf.Atom("ok") {
 		return nil, fmt.Errorf("parsing %q: %s", src, Format(t))
 	}
-	if t, err = c.Call(ctx, "erl_eval", "exprs", r[1], etf.List{}); err != nil {
+	// erl_eval takes bindings as an orddict: sorted by name.
+	b := etf.List{}
+	for _, k := range slices.Sorted(maps.Keys(bindings)) {
+		b = append(b, etf.Tuple{etf.Atom(k), bindings[k]})
+	}
+	if t, err = c.Call(ctx, "erl_eval", "exprs", r[1], b); err != nil {
 		return nil, err
 	}
 	if r, ok = t.(etf.Tuple); !ok || len(r) != 3 || r[0] != etf.Atom("value") {
@@ -97,29 +110,68 @@ func (c *Client) Eval(ctx context.Context, src string) (etf.Term, error) {
 	return r[1], nil
 }
 
-// OldCodeProcesses lists the processes that still run old code of a
-// module, as "module <pid> name". make_permanent and the next code purge
-// kill them.
-func (c *Client) OldCodeProcesses(ctx context.Context) ([]string, error) {
-	t, err := c.Eval(ctx, `
-		[lists:flatten(io_lib:format("~s ~s ~p", [M, pid_to_list(P),
-			case erlang:process_info(P, registered_name) of
-				{registered_name, N} -> N; _ -> unnamed end]))
-		 || {M, _} <- code:all_loaded(), erlang:check_old_code(M),
-		    P <- erlang:processes(), erlang:check_process_code(P, M)].`)
+// OldCode is what runs old code of some modules.
+type OldCode struct {
+	Count   int      // processes
+	Modules []string // the modules of which they run old code
+	Named   []string // up to the max asked, as "name <pid>"
+}
+
+// OldCodeProcesses finds the processes that still run old code of one of
+// mods: how many, of which modules, and up to max of them described as
+// "name <pid>" (the pid as the node prints it).
+func (c *Client) OldCodeProcesses(ctx context.Context, mods []string, max int) (OldCode, error) {
+	if len(mods) == 0 {
+		return OldCode{}, nil
+	}
+	ms := make(etf.List, len(mods))
+	for i, m := range mods {
+		ms[i] = etf.Atom(m)
+	}
+	t, err := c.EvalWith(ctx, `
+		Ps = [{M, P} || M <- Mods, erlang:check_old_code(M), P <- erlang:processes(),
+		                erlang:check_process_code(P, M)],
+		Name = fun(P) -> case erlang:process_info(P, registered_name) of
+		                     {registered_name, N} -> atom_to_list(N) ++ " "; _ -> "" end end,
+		{length(Ps), [atom_to_list(M) || M <- lists:usort([M || {M, _} <- Ps])],
+		 [Name(P) ++ pid_to_list(P) || {_, P} <- lists:sublist(Ps, Max)]}.`,
+		map[string]etf.Term{"Mods": ms, "Max": max})
 	if err != nil {
-		return nil, err
+		return OldCode{}, err
 	}
-	list, ok := t.(etf.List)
-	if !ok {
-		return nil, fmt.Errorf("old code check: %s", Format(t))
+	r, ok := t.(etf.Tuple)
+	if !ok || len(r) != 3 {
+		return OldCode{}, fmt.Errorf("old code check: %s", Format(t))
 	}
+	var oc OldCode
+	oc.Count, _ = Int(r[0])
+	oc.Modules, oc.Named = stringList(r[1]), stringList(r[2])
+	return oc, nil
+}
+
+func stringList(t etf.Term) []string {
 	var out []string
-	for _, e := range list {
-		s, _ := String(e)
-		out = append(out, s)
+	if l, ok := t.(etf.List); ok {
+		for _, e := range l {
+			s, _ := String(e)
+			out = append(out, s)
+		}
 	}
-	return out, nil
+	return out
+}
+
+// Exported says whether mod:fun/arity can be called on the node: the
+// module loads, and exports it.
+func (c *Client) Exported(ctx context.Context, mod, fun string, arity int) (bool, error) {
+	if _, err := c.Call(ctx, "code", "ensure_loaded", etf.Atom(mod)); err != nil {
+		return false, err
+	}
+	t, err := c.Call(ctx, "erlang", "function_exported", etf.Atom(mod), etf.Atom(fun), arity)
+	if err != nil {
+		return false, err
+	}
+	// ergo decodes the atoms true and false as Go booleans.
+	return t == true || t == etf.Atom("true"), nil
 }
 
 // CallHealth runs mod:fun() and returns nil when it answers ok.

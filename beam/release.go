@@ -11,6 +11,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"strings"
 )
 
@@ -18,6 +19,27 @@ import (
 type App struct {
 	Name    string `json:"name"`
 	Version string `json:"version"`
+	// Type is the start type the .rel gives: permanent (the default),
+	// transient, temporary, load or none.
+	Type string `json:"type,omitempty"`
+	// Included lists the applications it includes, from the .rel or, when
+	// the .rel says nothing, its .app file's included_applications.
+	Included []string `json:"included,omitempty"`
+}
+
+// Started says whether a boot of the release starts the application:
+// load and none only load it (mix lists iex as none), and an included
+// application is started by the application that includes it.
+func (r Release) Started(a App) bool {
+	if a.Type == "load" || a.Type == "none" {
+		return false
+	}
+	for _, o := range r.Apps {
+		if slices.Contains(o.Included, a.Name) {
+			return false
+		}
+	}
+	return true
 }
 
 // Release is what a .rel file says.
@@ -66,18 +88,80 @@ func ParseRel(data []byte) (Release, error) {
 		return Release{}, bad
 	}
 	for _, a := range apps {
-		at, ok := a.(Tuple)
-		if !ok || len(at) < 2 {
+		app, ok := relApp(a)
+		if !ok {
 			return Release{}, bad
 		}
-		name, ok1 := at[0].(Atom)
-		vsn, ok2 := at[1].(string)
-		if !ok1 || !ok2 {
-			return Release{}, bad
-		}
-		r.Apps = append(r.Apps, App{Name: string(name), Version: vsn})
+		r.Apps = append(r.Apps, app)
 	}
 	return r, nil
+}
+
+// relApp reads {App, Vsn}, {App, Vsn, Type}, {App, Vsn, IncApps} or
+// {App, Vsn, Type, IncApps}.
+func relApp(t any) (App, bool) {
+	at, ok := t.(Tuple)
+	if !ok || len(at) < 2 || len(at) > 4 {
+		return App{}, false
+	}
+	name, ok1 := at[0].(Atom)
+	vsn, ok2 := at[1].(string)
+	if !ok1 || !ok2 {
+		return App{}, false
+	}
+	app := App{Name: string(name), Version: vsn, Type: "permanent"}
+	for _, e := range at[2:] {
+		switch v := e.(type) {
+		case Atom:
+			app.Type = string(v)
+		case List:
+			app.Included = atoms(v)
+			if app.Included == nil {
+				app.Included = []string{}
+			}
+		case string: // [] reads as ""
+		default:
+			return App{}, false
+		}
+	}
+	return app, true
+}
+
+func atoms(l List) []string {
+	var out []string
+	for _, e := range l {
+		if a, ok := e.(Atom); ok {
+			out = append(out, string(a))
+		}
+	}
+	return out
+}
+
+// addAppFile takes included_applications from an application's .app
+// file, {application, App, Props}, unless the .rel already said.
+func (files *ReleaseFiles) addAppFile(data []byte) {
+	terms, err := ParseTerms(string(data))
+	if err != nil || len(terms) != 1 {
+		return
+	}
+	t, ok := terms[0].(Tuple)
+	if !ok || len(t) != 3 || t[0] != Atom("application") {
+		return
+	}
+	props, _ := t[2].(List)
+	for i := range files.Apps {
+		a := &files.Apps[i]
+		if Atom(a.Name) != t[1] || a.Included != nil {
+			continue
+		}
+		for _, p := range props {
+			if kv, ok := p.(Tuple); ok && len(kv) == 2 && kv[0] == Atom("included_applications") {
+				if l, ok := kv[1].(List); ok {
+					a.Included = atoms(l)
+				}
+			}
+		}
+	}
 }
 
 // ReleaseFiles is what preflight compares between the running release and
@@ -86,6 +170,10 @@ func ParseRel(data []byte) (Release, error) {
 type ReleaseFiles struct {
 	Release
 	RelData []byte
+	// RelFile is where the .rel was found: a tarball member, or a path
+	// under the release root. OTP leaves its name to the user (systools
+	// names it after the file it was made from, mix and rebar3 NAME.rel).
+	RelFile string
 	// RelupFrom lists the versions the relup upgrades from; nil when the
 	// release has no relup.
 	RelupFrom []string
@@ -94,6 +182,9 @@ type ReleaseFiles struct {
 	// Config holds the SHA-256 of the runtime configuration files found in
 	// releases/VSN: sys.config, vm.args, runtime.exs, env.sh.
 	Config map[string][32]byte
+	// Modules holds the names of the modules the release's applications
+	// carry (their ebin/*.beam files).
+	Modules map[string]bool
 	// Native holds the SHA-256 of native code under each application's
 	// priv directory, keyed by "app/priv/..." without the version.
 	Native map[string][32]byte
@@ -113,7 +204,10 @@ func ReadTarball(r io.Reader) (*ReleaseFiles, error) {
 	}
 	files := newReleaseFiles()
 	var relups = map[string][]byte{}
-	var rels = map[string][]byte{} // releases/VSN/NAME.rel by VSN
+	var rels = map[string][]byte{} // releases/VSN/*.rel by path
+	var appFiles [][]byte
+	libs := map[string]bool{}  // lib/APP-VSN seen
+	boots := map[string]bool{} // releases/VSN/start.boot seen
 	tr := tar.NewReader(zr)
 	for {
 		h, err := tr.Next()
@@ -125,11 +219,24 @@ func ReadTarball(r io.Reader) (*ReleaseFiles, error) {
 		}
 		name := path.Clean(strings.TrimPrefix(h.Name, "./"))
 		parts := strings.Split(name, "/")
+		if len(parts) >= 2 && parts[0] == "lib" {
+			libs[parts[1]] = true
+			if len(parts) == 4 && parts[2] == "ebin" && strings.HasSuffix(parts[3], ".beam") {
+				files.Modules[strings.TrimSuffix(parts[3], ".beam")] = true
+			}
+		}
 		switch {
+		case len(parts) == 3 && parts[0] == "releases" && parts[2] == "start.boot":
+			boots[parts[1]] = true
 		case strings.HasPrefix(parts[0], "erts-"):
 			files.ERTSIncluded = true
 		case len(parts) == 3 && parts[0] == "releases" && strings.HasSuffix(parts[2], ".rel"):
-			rels[parts[1]], err = readLimited(tr, name)
+			rels[name], err = readLimited(tr, name)
+		case len(parts) == 4 && parts[0] == "lib" && parts[2] == "ebin" && strings.HasSuffix(parts[3], ".app"):
+			var data []byte
+			if data, err = readLimited(tr, name); err == nil {
+				appFiles = append(appFiles, data)
+			}
 		case len(parts) == 3 && parts[0] == "releases" && parts[2] == "relup":
 			relups[parts[1]], err = readLimited(tr, name)
 		case len(parts) == 3 && parts[0] == "releases" && configFiles[parts[2]]:
@@ -141,21 +248,18 @@ func ReadTarball(r io.Reader) (*ReleaseFiles, error) {
 			return nil, err
 		}
 	}
-	if len(rels) != 1 {
-		return nil, fmt.Errorf("release tarball: want exactly one releases/VSN/NAME.rel, found %d", len(rels))
+	if err := files.pickRel(rels, ""); err != nil {
+		return nil, fmt.Errorf("release tarball: %w", err)
 	}
-	for vsn, data := range rels {
-		if files.Release, err = ParseRel(data); err != nil {
-			return nil, fmt.Errorf("release tarball: releases/%s: %w", vsn, err)
-		}
-		if files.Version != vsn {
-			return nil, fmt.Errorf("release tarball: releases/%s holds a .rel of version %s", vsn, files.Version)
-		}
-		files.RelData = data
-		if relup, ok := relups[vsn]; ok {
-			if files.RelupFrom, err = parseRelupFrom(relup); err != nil {
-				return nil, fmt.Errorf("release tarball: releases/%s/relup: %w", vsn, err)
-			}
+	for _, data := range appFiles {
+		files.addAppFile(data)
+	}
+	if err := files.checkShape(libs, boots); err != nil {
+		return nil, fmt.Errorf("release tarball: %w", err)
+	}
+	if relup, ok := relups[files.Version]; ok {
+		if files.RelupFrom, err = parseRelupFrom(relup); err != nil {
+			return nil, fmt.Errorf("release tarball: releases/%s/relup: %w", files.Version, err)
 		}
 	}
 	// Config keys are relative to releases/VSN.
@@ -174,14 +278,23 @@ func ReadTarball(r io.Reader) (*ReleaseFiles, error) {
 func ReadInstalled(root, name, vsn string) (*ReleaseFiles, error) {
 	files := newReleaseFiles()
 	relDir := filepath.Join(root, "releases", vsn)
-	data, err := os.ReadFile(filepath.Join(relDir, name+".rel"))
-	if err != nil {
-		return nil, fmt.Errorf("reading installed release: %w", err)
+	// The .rel of an installed release is releases/VSN/*.rel, whatever its
+	// name; release_handler also keeps releases/NAME-VSN.rel while a
+	// release is unpacked.
+	paths, _ := filepath.Glob(filepath.Join(relDir, "*.rel"))
+	paths = append(paths, filepath.Join(root, "releases", name+"-"+vsn+".rel"))
+	rels := map[string][]byte{}
+	for _, p := range paths {
+		if data, err := os.ReadFile(p); err == nil {
+			rels[p] = data
+		}
 	}
-	if files.Release, err = ParseRel(data); err != nil {
-		return nil, fmt.Errorf("reading %s: %w", filepath.Join(relDir, name+".rel"), err)
+	if err := files.pickRel(rels, name); err != nil {
+		return nil, fmt.Errorf("reading installed release %s %s: %w", name, vsn, err)
 	}
-	files.RelData = data
+	if files.Version != vsn {
+		return nil, fmt.Errorf("reading installed release %s %s: %s is of version %s", name, vsn, files.RelFile, files.Version)
+	}
 	if relup, err := os.ReadFile(filepath.Join(relDir, "relup")); err == nil {
 		if files.RelupFrom, err = parseRelupFrom(relup); err != nil {
 			return nil, fmt.Errorf("reading %s: %w", filepath.Join(relDir, "relup"), err)
@@ -193,7 +306,12 @@ func ReadInstalled(root, name, vsn string) (*ReleaseFiles, error) {
 			f.Close()
 		}
 	}
-	_, err = os.Stat(filepath.Join(root, "erts-"+files.ERTS))
+	for _, app := range files.Apps {
+		if data, err := os.ReadFile(filepath.Join(root, "lib", app.Name+"-"+app.Version, "ebin", app.Name+".app")); err == nil {
+			files.addAppFile(data)
+		}
+	}
+	_, err := os.Stat(filepath.Join(root, "erts-"+files.ERTS))
 	files.ERTSIncluded = err == nil
 	for _, app := range files.Apps {
 		priv := filepath.Join(root, "lib", app.Name+"-"+app.Version, "priv")
@@ -212,8 +330,80 @@ func ReadInstalled(root, name, vsn string) (*ReleaseFiles, error) {
 	return files, nil
 }
 
+// pickRel chooses the release's .rel among rels (by path): the one whose
+// version is its directory's (releases/VSN/), of the release name when
+// name is set. Files that are not a release's .rel are passed over.
+func (files *ReleaseFiles) pickRel(rels map[string][]byte, name string) error {
+	var found []string
+	var firstErr error
+	paths := make([]string, 0, len(rels))
+	for p := range rels {
+		paths = append(paths, p)
+	}
+	slices.Sort(paths)
+	for _, p := range paths {
+		rel, err := ParseRel(rels[p])
+		if err != nil {
+			if firstErr == nil {
+				firstErr = fmt.Errorf("%s: %w", p, err)
+			}
+			continue
+		}
+		dir := filepath.Base(filepath.Dir(p))
+		if dir != "releases" && dir != rel.Version {
+			if firstErr == nil {
+				firstErr = fmt.Errorf("%s holds a .rel of version %s", p, rel.Version)
+			}
+			continue
+		}
+		if name != "" && rel.Name != name {
+			continue
+		}
+		if len(found) > 0 {
+			if rel.Name == files.Name && rel.Version == files.Version {
+				continue // the same release under two names
+			}
+			return fmt.Errorf("more than one release: %s and %s", found[0], p)
+		}
+		files.Release, files.RelData, files.RelFile = rel, rels[p], p
+		found = append(found, p)
+	}
+	switch {
+	case len(found) == 1:
+		return nil
+	case firstErr != nil:
+		return firstErr
+	case name != "":
+		return fmt.Errorf("no .rel of release %s under releases/", name)
+	default:
+		return errors.New("no releases/VSN/*.rel")
+	}
+}
+
+// checkShape refuses a tarball that release_handler could not install:
+// it needs sasl (release_handler is part of it), the release's boot file
+// and the directory of every application the .rel names.
+func (files *ReleaseFiles) checkShape(libs, boots map[string]bool) error {
+	if files.App("sasl") == "" {
+		return fmt.Errorf("%s %s does not include sasl, whose release_handler installs upgrades; add sasl to the release", files.Name, files.Version)
+	}
+	if !boots[files.Version] {
+		return fmt.Errorf("no releases/%s/start.boot, the boot file of %s %s", files.Version, files.Name, files.Version)
+	}
+	var missing []string
+	for _, a := range files.Apps {
+		if !libs[a.Name+"-"+a.Version] {
+			missing = append(missing, "lib/"+a.Name+"-"+a.Version)
+		}
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("%s %s names applications the tarball does not carry: %s", files.Name, files.Version, strings.Join(missing, ", "))
+	}
+	return nil
+}
+
 func newReleaseFiles() *ReleaseFiles {
-	return &ReleaseFiles{Config: map[string][32]byte{}, Native: map[string][32]byte{}}
+	return &ReleaseFiles{Config: map[string][32]byte{}, Native: map[string][32]byte{}, Modules: map[string]bool{}}
 }
 
 // appKey turns lib/app-1.0/priv/x.so (or app-1.0/priv/x.so) into app/priv/x.so.
@@ -280,4 +470,54 @@ func parseRelupFrom(data []byte) ([]string, error) {
 		from = append(from, vsn)
 	}
 	return from, nil
+}
+
+// RelupInstructions returns the low-level instructions of the relup in
+// data that go from the version from: an upgrade when up, else a
+// downgrade.
+func RelupInstructions(data []byte, from string, up bool) (List, error) {
+	terms, err := ParseTerms(string(data))
+	if err != nil {
+		return nil, err
+	}
+	if len(terms) != 1 {
+		return nil, errors.New("want one term")
+	}
+	t, ok := terms[0].(Tuple)
+	if !ok || len(t) != 3 {
+		return nil, errors.New("not a {Vsn, Up, Down} term")
+	}
+	side := t[1]
+	if !up {
+		side = t[2]
+	}
+	entries, _ := side.(List)
+	for _, e := range entries {
+		if et, ok := e.(Tuple); ok && len(et) == 3 && et[0] == from {
+			instrs, _ := et[2].(List)
+			return instrs, nil
+		}
+	}
+	return nil, fmt.Errorf("no entry for %s", from)
+}
+
+// PostPurged lists the modules that instrs load with the post-purge
+// method ({load, {Mod, Pre, Post}}). For brutal_purge, make_permanent
+// purges their old code and kills the processes that still run it, as the
+// appup asks; for soft_purge, release_handler purges it once no process
+// runs it, and kills none.
+func PostPurged(instrs List, method string) []string {
+	var mods []string
+	for _, i := range instrs {
+		t, ok := i.(Tuple)
+		if !ok || len(t) != 2 || t[0] != Atom("load") {
+			continue
+		}
+		if l, ok := t[1].(Tuple); ok && len(l) == 3 && l[2] == Atom(method) {
+			if m, ok := l[0].(Atom); ok {
+				mods = append(mods, string(m))
+			}
+		}
+	}
+	return mods
 }

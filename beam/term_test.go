@@ -3,6 +3,8 @@ package beam
 import (
 	"reflect"
 	"testing"
+
+	"github.com/ergo-services/ergo/etf"
 )
 
 func TestParseTerms(t *testing.T) {
@@ -46,4 +48,27 @@ func FuzzParseTerms(f *testing.F) {
 	f.Fuzz(func(t *testing.T, src string) {
 		ParseTerms(src) // must not panic or loop
 	})
+}
+
+// Terms in messages read as Erlang prints them.
+func TestFormatAsErlang(t *testing.T) {
+	for _, c := range []struct {
+		term etf.Term
+		want string
+	}{
+		{etf.Atom("ok"), "ok"},
+		{etf.Atom("Elixir.Meter.Health"), "'Elixir.Meter.Health'"},
+		{etf.Atom("it's"), `'it\'s'`},
+		{etf.Atom("receive"), "'receive'"},
+		{etf.Map{etf.Atom("count"): 3}, "#{count => 3}"},
+		{etf.Pid{Node: "a@b", ID: 271, Creation: 1796157084}, "<0.271.0>"},
+		{etf.Pid{Node: "a@b", ID: 271 | 2<<32}, "<0.271.2>"},
+		{etf.Tuple{etf.Atom("error"), etf.List{etf.Atom("a"), "x"}}, `{error,[a,"x"]}`},
+		{etf.List{}, "[]"},
+		{etf.ListImproper{1, 2}, "[1|2]"},
+	} {
+		if got := Format(c.term); got != c.want {
+			t.Errorf("Format(%#v) = %s, want %s", c.term, got, c.want)
+		}
+	}
 }

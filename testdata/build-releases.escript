@@ -1,15 +1,23 @@
 #!/usr/bin/env escript
-%% build-releases.escript SRC OUT
+%% build-releases.escript SRC OUT [name-vsn]
 %%
 %% Builds the sample release "gauge" from SRC/<vsn>/ for every version
 %% directory, in version order, with OTP's own tools only (compile,
 %% systools): OUT/gauge-<vsn>.tar.gz, each with ERTS, sys.config and a relup
 %% from the version before it. Each version is built in its own directory
 %% because systools picks up stray relup, start.boot and sys.config from the
-%% current directory.
+%% current directory. With name-vsn the .rel, boot and relup files are
+%% named gauge-VSN, as OTP's System Principles guide names them
+%% (ch_rel-1.rel), and systools keeps that name inside the tarball.
 -mode(compile).
 
-main([Src0, Out0]) ->
+main([Src0, Out0, "name-vsn"]) -> main(Src0, Out0, fun(Vsn) -> "gauge-" ++ Vsn end);
+main([Src0, Out0]) -> main(Src0, Out0, fun(_) -> "gauge" end);
+main(_) ->
+    io:format(standard_error, "usage: build-releases.escript SRC OUT [name-vsn]~n", []),
+    halt(2).
+
+main(Src0, Out0, RelName) ->
     Src = filename:absname(Src0),
     Out = filename:absname(Out0),
     Vsns = lists:sort(fun newer/2, [V || V <- filelib:wildcard("*", Src),
@@ -17,19 +25,17 @@ main([Src0, Out0]) ->
     ok = filelib:ensure_path(Out),
     Build = filename:absname(filename:join(Out, "build")),
     lists:foldl(fun(Vsn, Prev) ->
-                        build(filename:join(Src, Vsn), Build, Out, Vsn, Prev),
+                        build(filename:join(Src, Vsn), Build, Out, Vsn, Prev, RelName),
                         Vsn
                 end, none, lists:reverse(Vsns)),
     io:format("~n"),
-    halt(0);
-main(_) ->
-    io:format(standard_error, "usage: build-releases.escript SRC OUT~n", []),
-    halt(2).
+    halt(0).
 
 newer(A, B) -> parse(A) > parse(B).
 parse(V) -> [list_to_integer(X) || X <- string:split(V, ".", all)].
 
-build(Src, Build, Out, Vsn, Prev) ->
+build(Src, Build, Out, Vsn, Prev, RelName) ->
+    Name = RelName(Vsn),
     App = filename:join([Build, "lib", "gauge-" ++ Vsn]),
     Ebin = filename:join(App, "ebin"),
     ok = filelib:ensure_path(Ebin),
@@ -47,24 +53,24 @@ build(Src, Build, Out, Vsn, Prev) ->
     ok = filelib:ensure_path(RelDir),
     Rel = {release, {"gauge", Vsn}, {erts, erlang:system_info(version)},
            [{A, vsn(A)} || A <- [kernel, stdlib, sasl]] ++ [{gauge, Vsn}]},
-    ok = file:write_file(filename:join(RelDir, "gauge.rel"),
+    ok = file:write_file(filename:join(RelDir, Name ++ ".rel"),
                          io_lib:format("~p.~n", [Rel])),
     {ok, _} = file:copy(filename:join(Src, "sys.config"),
                         filename:join(RelDir, "sys.config")),
     ok = file:set_cwd(RelDir),
     Path = [filename:join(App, "ebin")],
-    ok = systools:make_script("gauge", [{path, Path}]),
+    ok = systools:make_script(Name, [{path, Path}]),
     case Prev of
         none -> ok;
         _ ->
-            PrevRel = filename:join([Build, "releases", Prev, "gauge"]),
+            PrevRel = filename:join([Build, "releases", Prev, RelName(Prev)]),
             PrevEbin = filename:join([Build, "lib", "gauge-" ++ Prev, "ebin"]),
-            ok = systools:make_relup("gauge", [PrevRel], [PrevRel],
+            ok = systools:make_relup(Name, [PrevRel], [PrevRel],
                                      [{path, [PrevEbin | Path]}, {outdir, "."}])
     end,
-    ok = systools:make_tar("gauge", [{erts, code:root_dir()}, {path, Path},
-                                     {outdir, RelDir}]),
-    {ok, _} = file:copy("gauge.tar.gz",
+    ok = systools:make_tar(Name, [{erts, code:root_dir()}, {path, Path},
+                                  {outdir, RelDir}]),
+    {ok, _} = file:copy(Name ++ ".tar.gz",
                         filename:join(Out, "gauge-" ++ Vsn ++ ".tar.gz")),
     io:format("built gauge-~s.tar.gz~n", [Vsn]).
 

@@ -76,7 +76,11 @@ func (u *Updater) InstallFrom(ctx context.Context, name string, r io.Reader) (*R
 	if err := u.commit(ctx, op); err != nil {
 		return result(u.revert(ctx, op, err))
 	}
-	return result(u.finish(op, Committed, fmt.Sprintf("%s %s is permanent (%s upgrade from %s)", op.Name, op.Version, op.Mode, op.From)))
+	reason := fmt.Sprintf("%s %s is permanent (%s upgrade from %s)", op.Name, op.Version, op.Mode, op.From)
+	if op.Note != "" {
+		reason += "; " + op.Note
+	}
+	return result(u.finish(op, Committed, reason))
 }
 
 // rejected records an install that stopped before any change: a bundle

@@ -83,6 +83,7 @@ type Operation struct {
 	SHA256          string    `json:"sha256,omitempty"` // the payload's
 	Step            Step      `json:"step"`
 	Reason          string    `json:"reason,omitempty"`
+	Note            string    `json:"note,omitempty"` // what commit did besides
 	NodePid         string    `json:"node_pid,omitempty"`
 	Resumes         int       `json:"resumes"`
 	Started         time.Time `json:"started"`

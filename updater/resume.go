@@ -44,10 +44,14 @@ func (u *Updater) resume(ctx context.Context) (*Result, error) {
 		rels, err := u.node.WhichReleases(ctx)
 		if err == nil {
 			if perm, _ := beam.Permanent(rels); perm.Version == op.Version {
+				var err error
 				if op.Kind == "install" {
-					if err := u.committed(op); err != nil {
-						return u.finish(op, Failed, err.Error()), nil
-					}
+					err = u.committed(ctx, op)
+				} else {
+					err = u.bootPermanent(ctx)
+				}
+				if err != nil {
+					return u.finish(op, Failed, err.Error()), nil
 				}
 				return u.finish(op, Committed, fmt.Sprintf("%s %s is permanent (finished after a restart of beamupd)", op.Name, op.Version)), nil
 			}

@@ -59,6 +59,9 @@ func (u *Updater) Rollback(ctx context.Context) (*Result, error) {
 	if err != nil {
 		return result(u.revert(ctx, op, fmt.Errorf("rollback to %s: %w", op.Version, err)))
 	}
+	if err := u.bootPermanent(ctx); err != nil {
+		return result(u.finish(op, Failed, fmt.Sprintf("rolled back to %s, but %v", op.Version, err)))
+	}
 	return result(u.finish(op, Committed, fmt.Sprintf("rolled back from %s to %s %s (%s)", op.From, op.Name, op.Version, how)))
 }
 

@@ -3,34 +3,93 @@ package updater
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
+
+	"github.com/beamup/beamup/beam"
 )
 
-// commit makes the release permanent. make_permanent kills processes that
-// still run old code, so it refuses to commit while there are any and
-// names them.
+// commit makes the release permanent. make_permanent purges the old code
+// of the modules the appup loads with brutal_purge and so kills the
+// processes that still run it: that is what the appup asks for, so commit
+// goes on, and says how many and which.
 func (u *Updater) commit(ctx context.Context, op *Operation) error {
-	procs, err := u.node.OldCodeProcesses(ctx)
-	if err != nil {
-		return fmt.Errorf("checking for old code: %w", err)
-	}
-	if len(procs) > 0 {
-		return fmt.Errorf("%d processes still run old code and would be killed by make_permanent: %s",
-			len(procs), strings.Join(procs, "; "))
-	}
 	if err := u.enter(op, StepCommitting); err != nil {
 		return err
 	}
+	op.Note = u.oldCode(ctx, op)
 	if err := u.node.MakePermanent(ctx, op.Version); err != nil {
 		return fmt.Errorf("making %s permanent: %w", op.Version, err)
 	}
-	return u.committed(op)
+	return u.committed(ctx, op)
 }
 
-// committed records what follows a successful make_permanent.
-func (u *Updater) committed(op *Operation) error {
+// oldCode says what make_permanent will do to the processes that still run
+// old code, as the relup's purge methods decide: "" when there are none.
+func (u *Updater) oldCode(ctx context.Context, op *Operation) string {
+	relup := filepath.Join(u.cfg.Root, "releases", op.Version, "relup")
+	data, err := os.ReadFile(relup)
+	if err != nil {
+		return ""
+	}
+	instrs, err := beam.RelupInstructions(data, op.From, true)
+	if err != nil {
+		u.Log("reading %s: %v", relup, err)
+		return ""
+	}
+	const named = 5
+	var notes []string
+	if mods := beam.PostPurged(instrs, "brutal_purge"); len(mods) > 0 {
+		oc, err := u.node.OldCodeProcesses(ctx, mods, named)
+		if err != nil {
+			u.Log("checking for old code: %v", err)
+		} else if oc.Count > 0 {
+			notes = append(notes, fmt.Sprintf("make_permanent ends %s on old code of %s, as the appup's brutal_purge asks: %s",
+				plural(oc.Count, "process", "processes"), strings.Join(oc.Modules, ", "), names(oc)))
+		}
+	}
+	if mods := beam.PostPurged(instrs, "soft_purge"); len(mods) > 0 {
+		oc, err := u.node.OldCodeProcesses(ctx, mods, named)
+		if err != nil {
+			u.Log("checking for old code: %v", err)
+		} else if oc.Count > 0 {
+			notes = append(notes, fmt.Sprintf("%s still on old code of %s (soft_purge) keep running: %s",
+				plural(oc.Count, "process", "processes"), strings.Join(oc.Modules, ", "), names(oc)))
+		}
+	}
+	note := strings.Join(notes, "; ")
+	if note != "" {
+		u.Log("%s", note)
+	}
+	return note
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return fmt.Sprintf("%d %s", n, many)
+}
+
+// names lists the processes named, and how many more there are.
+func names(oc beam.OldCode) string {
+	s := strings.Join(oc.Named, ", ")
+	if more := oc.Count - len(oc.Named); more > 0 {
+		s += fmt.Sprintf(" and %d more", more)
+	}
+	return s
+}
+
+// committed records what follows a successful make_permanent: the
+// security floor, the files beamupd copied, and the release's own start
+// scripts brought in line with what is now permanent.
+func (u *Updater) committed(ctx context.Context, op *Operation) error {
 	if err := u.security.Commit(op.Name, op.SecurityVersion); err != nil {
 		return fmt.Errorf("recording security_version: %w", err)
+	}
+	if err := u.bootPermanent(ctx); err != nil {
+		return err
 	}
 	u.removeCopies(op)
 	u.Log("committed %s %s", op.Name, op.Version)

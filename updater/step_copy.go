@@ -57,8 +57,11 @@ func (u *Updater) prepareRELEASES(ctx context.Context, running beam.ReleaseStatu
 			return nil
 		}
 	}
-	relFile := filepath.Join(u.cfg.Root, "releases", running.Version, running.Name+".rel")
-	if err := u.node.CreateRELEASES(ctx, u.cfg.Root, relFile); err != nil {
+	files, err := beam.ReadInstalled(u.cfg.Root, running.Name, running.Version)
+	if err != nil {
+		return fmt.Errorf("preparing releases/RELEASES: %w", err)
+	}
+	if err := u.node.CreateRELEASES(ctx, u.cfg.Root, files.RelFile); err != nil {
 		return fmt.Errorf("preparing releases/RELEASES: %w", err)
 	}
 	u.Log("prepared releases/RELEASES for %s %s", running.Name, running.Version)

@@ -59,7 +59,11 @@ func (u *Updater) waitHealthy(ctx context.Context, rel beam.Release, pidOK func(
 		if _, fatal := err.(pidError); fatal {
 			return err
 		}
-		last = err
+		// A call cut short by the boot timeout says less than the check
+		// before it.
+		if last == nil || ctx.Err() == nil {
+			last = err
+		}
 		select {
 		case <-ctx.Done():
 			return fmt.Errorf("not healthy within %s: %w", u.cfg.BootTimeout, last)
@@ -102,7 +106,7 @@ func (u *Updater) healthy(ctx context.Context, rel beam.Release, pidOK func(stri
 	}
 	var missing []string
 	for _, a := range rel.Apps {
-		if running[a.Name] != a.Version {
+		if rel.Started(a) && running[a.Name] != a.Version {
 			missing = append(missing, a.Name+"-"+a.Version)
 		}
 	}

@@ -43,6 +43,9 @@ func (u *Updater) preflight(ctx context.Context, op *Operation, files *beam.Rele
 	if len(op.UpgradeFrom) > 0 && !slices.Contains(op.UpgradeFrom, running.Version) {
 		return reject("bundle upgrades from %v, the node runs %s", op.UpgradeFrom, running.Version)
 	}
+	if err := u.checkHealthFunction(ctx, files); err != nil {
+		return err
+	}
 	old, err := beam.ReadInstalled(u.cfg.Root, running.Name, running.Version)
 	if err != nil {
 		return fmt.Errorf("reading the running release: %w", err)
@@ -110,4 +113,28 @@ func ColdReasons(old, new *beam.ReleaseFiles) []string {
 		reasons = append(reasons, "native code changes: "+strings.Join(native, ", "))
 	}
 	return reasons
+}
+
+// checkHealthFunction refuses an install whose health function can be
+// called neither on the running node nor from the new release: found
+// missing after the point of no return, a typo would cost a restart.
+func (u *Updater) checkHealthFunction(ctx context.Context, files *beam.ReleaseFiles) error {
+	m, f := u.cfg.Health.Module, u.cfg.Health.Function
+	if m == "" {
+		return nil
+	}
+	ok, err := u.node.Exported(ctx, m, f, 0)
+	if err != nil {
+		return fmt.Errorf("checking the health function: %w", err)
+	}
+	if ok || files.Modules[m] {
+		return nil
+	}
+	hint := ""
+	if !strings.HasPrefix(m, "Elixir.") {
+		if ok, _ := u.node.Exported(ctx, "Elixir."+m, f, 0); ok || files.Modules["Elixir."+m] {
+			hint = fmt.Sprintf(" (an Elixir module: function = \"Elixir.%s:%s\")", m, f)
+		}
+	}
+	return reject("[health] function %s:%s/0 is exported neither on the node nor by %s %s%s", m, f, files.Name, files.Version, hint)
 }

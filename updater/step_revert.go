@@ -37,6 +37,9 @@ func (u *Updater) revert(ctx context.Context, op *Operation, cause error) *Resul
 	}
 	u.removeRelease(ctx, op.Version)
 	u.removeCopies(op)
+	if err := u.bootPermanent(ctx); err != nil {
+		return u.finish(op, Failed, fmt.Sprintf("%s; reverted to %s %s, but %v", op.Reason, perm.Name, perm.Version, err))
+	}
 	u.Log("reverted to %s %s", perm.Name, perm.Version)
 	return u.finish(op, Reverted, fmt.Sprintf("%s; reverted to %s %s", op.Reason, perm.Name, perm.Version))
 }

@@ -31,7 +31,8 @@ type Node interface {
 	OSPid(ctx context.Context) (string, error)
 	Booted(ctx context.Context) (bool, error)
 	StartedApps(ctx context.Context) ([]beam.App, error)
-	OldCodeProcesses(ctx context.Context) ([]string, error)
+	OldCodeProcesses(ctx context.Context, mods []string, max int) (beam.OldCode, error)
+	Exported(ctx context.Context, mod, fun string, arity int) (bool, error)
 	CallHealth(ctx context.Context, mod, fun string) error
 	RebootOldRelease(ctx context.Context, vsn string) error
 }

@@ -278,7 +278,7 @@ func TestHotUpgradeKeepsState(t *testing.T) {
 		t.Errorf("gauge_counter pid %v, was %v", got, pidBefore)
 	}
 	state := beam.Format(d.call("gauge_counter", "state"))
-	if !strings.Contains(state, "count:3") && !strings.Contains(state, "count 3") && !strings.Contains(state, "[count:3") {
+	if !strings.Contains(state, "count => 3") {
 		t.Errorf("gauge_counter state %s, want the count 3 in the 1.1.0 map", state)
 	}
 	if got := strings.Join(d.releases(), " "); got != "1.0.0:old 1.1.0:permanent" {
@@ -615,23 +615,106 @@ func renameRelease(t *testing.T, tarball, name string) string {
 	return out
 }
 
-// make_permanent would kill a process that still runs old code: beamupd
-// names it and reverts instead of committing.
-func TestLingeringOldCodeIsNotCommitted(t *testing.T) {
+// A process still runs gauge_fmt 1.0.0, which 1.1.0's appup loads with
+// soft_purge: OTP leaves it running and purges the old code once it is
+// gone, so beamupd commits, and says the process was left running.
+func TestSoftPurgedOldCodeCommits(t *testing.T) {
 	t.Parallel()
 	d := newDevice(t, "1.0.0", deviceOpts{})
-	// A display process loops in gauge_fmt 1.0.0, which 1.1.0's appup
-	// purges softly.
-	_, err := d.node.Eval(context.Background(), `register(display, spawn(gauge_fmt, display, [])).`)
-	if err != nil {
+	if _, err := d.node.Eval(context.Background(), `register(display, spawn(gauge_fmt, display, [])).`); err != nil {
 		t.Fatal(err)
 	}
+	display := d.call("erlang", "whereis", etf.Atom("display"))
 	code, out := d.beamupd("install", signed(t, "1.1.0"))
-	if code != 11 || !strings.Contains(out, "would be killed by make_permanent: gauge_fmt") || !strings.Contains(out, "display") {
-		t.Fatalf("install: exit %d, want 11 naming gauge_fmt and the display process\n%s", code, out)
+	if code != 0 {
+		t.Fatalf("install: exit %d, want 0\n%s", code, out)
 	}
-	if v := d.runningApp(); v != "1.0.0" {
-		t.Errorf("gauge %s runs, want 1.0.0", v)
+	if !strings.Contains(out, "1 process still on old code of gauge_fmt (soft_purge) keep running: display <0.") {
+		t.Errorf("the output does not say the display process was left running:\n%s", out)
+	}
+	if d.call("erlang", "whereis", etf.Atom("display")) != display {
+		t.Errorf("the display process is gone; soft_purge leaves it running")
+	}
+	if v := d.runningApp(); v != "1.1.0" {
+		t.Errorf("gauge %s runs, want 1.1.0", v)
+	}
+}
+
+// 1.1.0 rebuilt with an appup that purges gauge_fmt brutally: 1000
+// processes still in the old gauge_fmt are ended by make_permanent, as
+// OTP does, and beamupd commits, counting them and naming five.
+func TestBrutalPurgedOldCodeCommits(t *testing.T) {
+	t.Parallel()
+	d := newDevice(t, "1.0.0", deviceOpts{})
+	if _, err := d.node.Eval(context.Background(),
+		`register(display, spawn(gauge_fmt, display, [])), [spawn(gauge_fmt, display, []) || _ <- lists:seq(1, 999)], ok.`); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	run(t, "tar", "xzf", otptest.Tarball(t, "1.1.0"), "-C", dir)
+	relup := filepath.Join(dir, "releases/1.1.0/relup")
+	data, _ := os.ReadFile(relup)
+	brutal := bytes.ReplaceAll(data, []byte("brutal_purge,soft_purge"), []byte("brutal_purge,brutal_purge"))
+	if bytes.Equal(brutal, data) {
+		t.Fatalf("%s has no soft_purge to change", relup)
+	}
+	os.WriteFile(relup, brutal, 0o644)
+	tarball := filepath.Join(t.TempDir(), "gauge-1.1.0.tar.gz")
+	run(t, "tar", "czf", tarball, "-C", dir, ".")
+	_, beamup := bins(t)
+	bundle := filepath.Join(t.TempDir(), "brutal.bundle")
+	run(t, beamup, "bundle", "--key", filepath.Join(keyDir, "release.key"), "--release", tarball, "-o", bundle)
+
+	code, out := d.beamupd("install", bundle)
+	if code != 0 {
+		t.Fatalf("install: exit %d, want 0\n%s", code, out)
+	}
+	line := ""
+	for _, l := range strings.Split(out, "\n") {
+		if strings.Contains(l, "brutal_purge") {
+			line = l
+			break
+		}
+	}
+	if !strings.Contains(line, "make_permanent ends 1000 processes on old code of gauge_fmt") ||
+		!strings.Contains(line, "and 995 more") || strings.Count(line, "<0.") != 5 || len(line) > 300 {
+		t.Errorf("want one short line counting 1000 processes and naming five, got (%d bytes):\n%s\n%s", len(line), line, out)
+	}
+	if n := d.call("erlang", "whereis", etf.Atom("display")); n != etf.Atom("undefined") {
+		t.Errorf("display %v still runs; make_permanent ends it", n)
+	}
+	if v := d.runningApp(); v != "1.1.0" {
+		t.Errorf("gauge %s runs, want 1.1.0", v)
+	}
+}
+
+// A health function that does not exist, or an Elixir module written
+// without its prefix, is refused before anything changes.
+func TestMisspeltHealthFunctionRejected(t *testing.T) {
+	t.Parallel()
+	d := newDevice(t, "1.0.0", deviceOpts{health: "gauge_helth:check"})
+	osPid := d.call("os", "getpid")
+	code, out := d.beamupd("install", signed(t, "1.1.0"))
+	if code != 10 || !strings.Contains(out, "gauge_helth:check/0 is exported neither on the node nor by gauge 1.1.0") {
+		t.Fatalf("install: exit %d, want 10 naming the missing function\n%s", code, out)
+	}
+	if got := strings.Join(d.releases(), " "); got != "1.0.0:permanent" || d.call("os", "getpid") != osPid {
+		t.Errorf("releases %s after a refusal, want 1.0.0 only and no restart", got)
+	}
+	if _, err := os.Stat(filepath.Join(d.Root, "releases", "gauge-1.1.0.tar.gz")); !os.IsNotExist(err) {
+		t.Errorf("the refusal left the tarball in releases/")
+	}
+	// An Elixir-style name gets a hint: 'Elixir.Gauge.Health' exists here.
+	src := writeFile(t, "Elixir.Gauge.Health.erl", "-module('Elixir.Gauge.Health').\n-export([check/0]).\ncheck() -> ok.\n")
+	run(t, "erlc", "-o", filepath.Dir(src), src)
+	if v := d.call("code", "load_abs", strings.TrimSuffix(src, ".erl")); beam.Format(v) != "{module,'Elixir.Gauge.Health'}" {
+		t.Fatalf("loading Elixir.Gauge.Health: %s", beam.Format(v))
+	}
+	d2cfg, _ := os.ReadFile(d.config)
+	os.WriteFile(d.config, bytes.Replace(d2cfg, []byte("gauge_helth:check"), []byte("Gauge.Health:check"), 1), 0o644)
+	code, out = d.beamupd("install", signed(t, "1.1.0"))
+	if code != 10 || !strings.Contains(out, `function = "Elixir.Gauge.Health:check"`) {
+		t.Errorf("install: exit %d, want 10 with the Elixir hint\n%s", code, out)
 	}
 }
 

@@ -83,6 +83,19 @@ var Gauge = &Flavor{
 	},
 }
 
+// GaugeNameVsn is the same sample in the layout of OTP's System
+// Principles guide: its .rel files are named gauge-VSN.rel (the guide's
+// ch_rel-1.rel), which systools keeps as releases/VSN/gauge-VSN.rel.
+var GaugeNameVsn = &Flavor{
+	Release:  "gauge",
+	Tool:     "systools-name-vsn",
+	Install:  "install.sh",
+	Requires: []string{"erl", "escript", "erlc"},
+	Build: func(out string) error {
+		return escript("build-releases.escript", filepath.Join(RepoRoot(), "testdata", "gauge"), out, "name-vsn")
+	},
+}
+
 func escript(script string, args ...string) error {
 	cmd := exec.Command("escript", append([]string{filepath.Join(RepoRoot(), "testdata", script)}, args...)...)
 	if out, err := cmd.CombinedOutput(); err != nil {
