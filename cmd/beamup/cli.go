@@ -39,7 +39,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	for _, c := range root.Subcommands {
 		c.FlagSet.SetOutput(stderr)
 	}
-	err := root.ParseAndRun(ctx, args)
+	err := cli.ParseAndRun(ctx, root, args)
 	switch {
 	case err == nil, errors.Is(err, flag.ErrHelp):
 		return 0

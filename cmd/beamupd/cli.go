@@ -44,7 +44,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	for _, c := range root.Subcommands {
 		c.FlagSet.SetOutput(stderr)
 	}
-	err := root.ParseAndRun(ctx, args)
+	err := cli.ParseAndRun(ctx, root, args)
 	if err == nil {
 		return 0
 	}

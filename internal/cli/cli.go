@@ -3,8 +3,12 @@
 package cli
 
 import (
+	"context"
 	"errors"
+	"flag"
 	"fmt"
+
+	"github.com/peterbourgon/ff/v3/ffcli"
 )
 
 // ExitError is an error with the exit code the command ends with.
@@ -29,4 +33,17 @@ func Code(err error) (int, bool) {
 		return ee.Code, true
 	}
 	return 0, false
+}
+
+// ParseAndRun parses args for root and runs the command they name. A
+// command line that does not parse (an unknown flag, a bad value) is a
+// usage error, exit code 2, from both commands.
+func ParseAndRun(ctx context.Context, root *ffcli.Command, args []string) error {
+	if err := root.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return Exit(2, err)
+	}
+	return root.Run(ctx)
 }
