@@ -37,6 +37,22 @@ func (c *Client) OSPid(ctx context.Context) (string, error) {
 	return s, nil
 }
 
+// Incarnation names the node's current boot: its OS pid and the pid of
+// its application controller. Both change when the node is restarted by
+// its control; only the second when OTP restarts the node in place
+// (init:restart, as release_handler does after a failed install).
+func (c *Client) Incarnation(ctx context.Context) (string, error) {
+	t, err := c.Eval(ctx, `os:getpid() ++ "/" ++ pid_to_list(whereis(application_controller)).`)
+	if err != nil {
+		return "", err
+	}
+	s, ok := String(t)
+	if !ok {
+		return "", fmt.Errorf("incarnation: %s", Format(t))
+	}
+	return s, nil
+}
+
 // Booted says whether init has finished booting: init:get_status() is
 // {started, started}. The release version is recorded while sasl starts,
 // before the rest of the applications are up.

@@ -85,6 +85,7 @@ type Operation struct {
 	Reason          string    `json:"reason,omitempty"`
 	Note            string    `json:"note,omitempty"` // what commit did besides
 	NodePid         string    `json:"node_pid,omitempty"`
+	NodeBoot        string    `json:"node_boot,omitempty"` // Incarnation before install_release
 	Resumes         int       `json:"resumes"`
 	Started         time.Time `json:"started"`
 	Updated         time.Time `json:"updated"`

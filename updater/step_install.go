@@ -15,6 +15,9 @@ func (u *Updater) install(ctx context.Context, op *Operation) error {
 		return err
 	}
 	op.NodePid = pid
+	if op.NodeBoot, err = u.node.Incarnation(ctx); err != nil {
+		return err
+	}
 	if err := u.enter(op, StepInstalling); err != nil {
 		return err
 	}

@@ -27,11 +27,22 @@ func (u *Updater) revert(ctx context.Context, op *Operation, cause error) *Resul
 	ctx, cancel := u.cleanupContext(ctx)
 	defer cancel()
 	op.Reason = cause.Error()
+	installing := op.Step == StepInstalling
 	if err := u.enter(op, StepReverting); err != nil {
 		u.Log("journal: %v", err)
 	}
-	u.Log("failed: %v; restarting the node on the permanent release", cause)
-	perm, err := u.restartOnPermanent(ctx, op.NodePid)
+	var perm beam.ReleaseStatus
+	var err error
+	if restarted, ok := u.selfRestarted(ctx, op, installing); ok {
+		// OTP restarted the node itself after a failed install_release: a
+		// stop sent meanwhile would be lost, and a second restart gains
+		// nothing if it came back healthy on the permanent release.
+		u.Log("failed: %v; the node restarted itself on the permanent release", cause)
+		perm = restarted
+	} else {
+		u.Log("failed: %v; restarting the node on the permanent release", cause)
+		perm, err = u.restartOnPermanent(ctx, op.NodePid)
+	}
 	if err != nil {
 		return u.finish(op, Failed, fmt.Sprintf("%s; revert failed: %v", op.Reason, err))
 	}
@@ -42,6 +53,66 @@ func (u *Updater) revert(ctx context.Context, op *Operation, cause error) *Resul
 	}
 	u.Log("reverted to %s %s", perm.Name, perm.Version)
 	return u.finish(op, Reverted, fmt.Sprintf("%s; reverted to %s %s", op.Reason, perm.Name, perm.Version))
+}
+
+// selfRestarted waits for the restart OTP performs by itself when
+// install_release fails past its point of no return (init:restart, in the
+// same OS process), and reports the permanent release it came back on
+// when that release runs healthy. It reports false at once when the
+// install step did not run, and when the node shows no sign of
+// restarting within a few seconds.
+func (u *Updater) selfRestarted(ctx context.Context, op *Operation, installing bool) (beam.ReleaseStatus, bool) {
+	if !installing || op.NodeBoot == "" {
+		return beam.ReleaseStatus{}, false
+	}
+	// release_handler answers, then calls init:restart(): the
+	// application controller changes, or the node stops answering.
+	sign := time.Now().Add(3 * time.Second)
+	deadline := time.Now().Add(u.cfg.BootTimeout)
+	restarting := false
+	for {
+		inc, err := u.node.Incarnation(ctx)
+		switch {
+		case err != nil:
+			restarting = true
+		case inc != op.NodeBoot:
+			restarting = true
+			if booted, _ := u.node.Booted(ctx); booted {
+				return u.healthyPermanent(ctx, op)
+			}
+		}
+		if !restarting && time.Now().After(sign) || time.Now().After(deadline) {
+			return beam.ReleaseStatus{}, false
+		}
+		select {
+		case <-ctx.Done():
+			return beam.ReleaseStatus{}, false
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+// healthyPermanent reports the permanent release when the node runs it and
+// it is healthy.
+func (u *Updater) healthyPermanent(ctx context.Context, op *Operation) (beam.ReleaseStatus, bool) {
+	rels, err := u.node.WhichReleases(ctx)
+	if err != nil {
+		return beam.ReleaseStatus{}, false
+	}
+	cur, _ := beam.Current(rels)
+	perm, ok := beam.Permanent(rels)
+	if !ok || cur.Version != perm.Version {
+		return beam.ReleaseStatus{}, false
+	}
+	files, err := beam.ReadInstalled(u.cfg.Root, perm.Name, perm.Version)
+	if err != nil {
+		return beam.ReleaseStatus{}, false
+	}
+	if err := u.waitHealthy(ctx, files.Release, nil); err != nil {
+		u.Log("after its own restart: %v", err)
+		return beam.ReleaseStatus{}, false
+	}
+	return perm, true
 }
 
 // cleanupContext lets a revert finish when the operation's context was

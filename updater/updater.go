@@ -29,6 +29,7 @@ type Node interface {
 	SetRemoved(ctx context.Context, vsn string) error
 	CreateRELEASES(ctx context.Context, root, relFile string) error
 	OSPid(ctx context.Context) (string, error)
+	Incarnation(ctx context.Context) (string, error)
 	Booted(ctx context.Context) (bool, error)
 	StartedApps(ctx context.Context) ([]beam.App, error)
 	OldCodeProcesses(ctx context.Context, mods []string, max int) (beam.OldCode, error)
