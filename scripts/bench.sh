@@ -34,6 +34,7 @@ echo "building releases and bundles..." >&2
 escript "$top/testdata/build-releases.escript" "$top/testdata/gauge" "$work/releases" >/dev/null
 "$bin/beamup" keygen -o "$work/k" >/dev/null 2>&1
 "$bin/beamup" bundle --key "$work/k.key" --release "$work/releases/gauge-1.1.0.tar.gz" -o "$work/gauge-1.1.0.bundle" >/dev/null
+"$bin/beamup" bundle --key "$work/k.key" --release "$work/releases/gauge-1.2.0.tar.gz" -o "$work/gauge-1.2.0.bundle" >/dev/null
 
 fresh_target() {
 	[ -f "$work/root/bin/node.sh" ] && sh "$work/root/bin/node.sh" "$work/root" stop
@@ -104,6 +105,39 @@ a=$(printf '%s\n' "${ours[@]}" | median)
 b=$(printf '%s\n' "${theirs[@]}" | median)
 pa=$(printf '%s\n' "${pause_ours[@]}" | median)
 pb=$(printf '%s\n' "${pause_theirs[@]}" | median)
+
+# Revert: 1.1.0 -> 1.2.0, whose code_change fails after the point of no
+# return; beamupd says how long from the failure until 1.1.0 was healthy
+# again. Baselines: the node's own restart (init:restart(), as
+# release_handler does) and a plain stop and start, each until the node
+# has booted again.
+booted_ms() {
+	t0=$1
+	for _ in $(seq 600); do
+		echo 'init:get_status().' | eval_on_node 2>/dev/null | grep -q '{started,started}' && break
+		sleep 0.02
+	done
+	ms "$t0" "$(now)"
+}
+declare -a rv ir ss
+for i in $(seq 3); do
+	fresh_target
+	"$bin/beamupd" install --config "$work/beamupd.toml" "$work/gauge-1.1.0.bundle" >/dev/null 2>&1
+	out=$("$bin/beamupd" install --config "$work/beamupd.toml" "$work/gauge-1.2.0.bundle" 2>&1 || true)
+	took=$(echo "$out" | sed -n 's/.*healthy \([0-9.]*m\?s\) after the failure.*/\1/p' | head -1)
+	case $took in *ms) rv+=("${took%ms}") ;; *s) rv+=("$(echo "${took%s} * 1000" | bc)") ;; *) echo "no revert time in: $out" >&2; exit 1 ;; esac
+	t0=$(now)
+	echo 'init:restart().' | eval_on_node >/dev/null 2>&1 || true
+	sleep 0.2 # init:restart returns before the node goes down
+	ir+=("$(booted_ms "$t0")")
+	t0=$(now)
+	sh "$work/root/bin/node.sh" "$work/root" restart
+	ss+=("$(booted_ms "$t0")")
+	echo "revert round $i: beamupd ${rv[-1]} ms, init:restart ${ir[-1]} ms, stop+start ${ss[-1]} ms" >&2
+done
+rva=$(printf '%s\n' "${rv[@]}" | median)
+ira=$(printf '%s\n' "${ir[@]}" | median)
+ssa=$(printf '%s\n' "${ss[@]}" | median)
 sh "$work/root/bin/node.sh" "$work/root" stop
 
 echo "making a 256 MiB payload..." >&2
@@ -122,6 +156,7 @@ vrss=$(printf '%s\n' "${vt[@]}" | awk '{print $2}' | sort -n | tail -1)
 printf '\n| figure | beamup | baseline | ratio | aim |\n|---|---|---|---|---|\n'
 printf '| apply 1.0.0 -> 1.1.0, bundle on disk to committed (median of %d) | %s ms | %s ms (plain Erlang script) | %.2f | <= 1.2 |\n' "$rounds" "$a" "$b" "$(echo "$a / $b" | bc -l)"
 printf '| longest gauge_counter call during the upgrade (1 kHz probe, median of %d) | %.1f ms | %.1f ms (same calls from the script) | %.2f | <= 5 ms |\n' "$rounds" "$pa" "$pb" "$(echo "$pa / $pb" | bc -l)"
+printf '| revert 1.2.0 -> 1.1.0, failure detected to 1.1.0 healthy (median of 3) | %s ms | %s ms (init:restart until booted); %s ms (node stop and start) | %.2f; %.2f | < 5 s |\n' "$rva" "$ira" "$ssa" "$(echo "$rva / $ira" | bc -l)" "$(echo "$rva / $ssa" | bc -l)"
 printf '| verify 256 MiB payload | %.0f MiB/s | %.0f MiB/s (sha256sum) | %.2f | >= 0.9 |\n' "$(echo "256 / $vsec" | bc -l)" "$(echo "256 / $ssec" | bc -l)" "$(echo "$ssec / $vsec" | bc -l)"
 printf '| peak RSS of beamup verify, 256 MiB payload | %s KiB | | | <= 32 MiB |\n' "$vrss"
 

@@ -73,6 +73,9 @@ func (u *Updater) downgrade(ctx context.Context, op *Operation, rel beam.Release
 	if _, err := u.node.InstallRelease(ictx, op.Version, u.cfg.Install); err != nil {
 		return "", err
 	}
+	if err := u.applyRuntime(ctx, op.Version); err != nil {
+		return "", err
+	}
 	samePid := func(pid string) error {
 		if pid != op.NodePid {
 			return fmt.Errorf("the node restarted during the downgrade")

@@ -27,5 +27,5 @@ func (u *Updater) install(ctx context.Context, op *Operation) error {
 		return fmt.Errorf("installing %s: %w", op.Version, err)
 	}
 	u.Log("installed %s %s (%s)", op.Name, op.Version, op.Mode)
-	return nil
+	return u.applyRuntime(ctx, op.Version)
 }

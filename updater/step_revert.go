@@ -26,6 +26,7 @@ func (u *Updater) undo(ctx context.Context, op *Operation, cause error) *Result 
 func (u *Updater) revert(ctx context.Context, op *Operation, cause error) *Result {
 	ctx, cancel := u.cleanupContext(ctx)
 	defer cancel()
+	detected := time.Now()
 	op.Reason = cause.Error()
 	installing := op.Step == StepInstalling
 	if err := u.enter(op, StepReverting); err != nil {
@@ -46,12 +47,13 @@ func (u *Updater) revert(ctx context.Context, op *Operation, cause error) *Resul
 	if err != nil {
 		return u.finish(op, Failed, fmt.Sprintf("%s; revert failed: %v", op.Reason, err))
 	}
+	took := time.Since(detected).Round(time.Millisecond)
 	u.removeRelease(ctx, op.Version)
 	u.removeCopies(op)
 	if err := u.bootPermanent(ctx); err != nil {
 		return u.finish(op, Failed, fmt.Sprintf("%s; reverted to %s %s, but %v", op.Reason, perm.Name, perm.Version, err))
 	}
-	u.Log("reverted to %s %s", perm.Name, perm.Version)
+	u.Log("reverted to %s %s, healthy %s after the failure", perm.Name, perm.Version, took)
 	return u.finish(op, Reverted, fmt.Sprintf("%s; reverted to %s %s", op.Reason, perm.Name, perm.Version))
 }
 

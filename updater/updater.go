@@ -30,6 +30,8 @@ type Node interface {
 	CreateRELEASES(ctx context.Context, root, relFile string) error
 	OSPid(ctx context.Context) (string, error)
 	Incarnation(ctx context.Context) (string, error)
+	SwapConsolidated(ctx context.Context, root, vsn string) ([]string, error)
+	ApplyRuntimeConfig(ctx context.Context, root, vsn string) (bool, error)
 	Booted(ctx context.Context) (bool, error)
 	StartedApps(ctx context.Context) ([]beam.App, error)
 	OldCodeProcesses(ctx context.Context, mods []string, max int) (beam.OldCode, error)

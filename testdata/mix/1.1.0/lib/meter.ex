@@ -1,0 +1,10 @@
+defmodule Meter do
+  @moduledoc "The meter's rpc interface."
+
+  @doc "The current reading, described by String.Chars for Meter.Reading (new in 1.1.0)."
+  def describe do
+    to_string(%Meter.Reading{value: Meter.Counter.value(), unit: Application.get_env(:meter, :unit)})
+  end
+
+  def site, do: Application.get_env(:meter, :site)
+end
