@@ -180,7 +180,8 @@ type ReleaseFiles struct {
 	// ERTSIncluded says whether the tarball carries its own erts-VSN.
 	ERTSIncluded bool
 	// Config holds the SHA-256 of the runtime configuration files found in
-	// releases/VSN: sys.config, vm.args, runtime.exs, env.sh.
+	// releases/VSN: sys.config, vm.args, runtime.exs, env.sh, and relx's
+	// templates vm.args.src and sys.config.src.
 	Config map[string][32]byte
 	// Modules holds the names of the modules the release's applications
 	// carry (their ebin/*.beam files).
@@ -190,7 +191,8 @@ type ReleaseFiles struct {
 	Native map[string][32]byte
 }
 
-var configFiles = map[string]bool{"sys.config": true, "vm.args": true, "runtime.exs": true, "env.sh": true}
+var configFiles = map[string]bool{"sys.config": true, "vm.args": true, "vm.args.src": true,
+	"sys.config.src": true, "runtime.exs": true, "env.sh": true}
 
 func isNative(name string) bool {
 	return strings.HasSuffix(name, ".so") || strings.HasSuffix(name, ".dll")

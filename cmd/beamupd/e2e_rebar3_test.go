@@ -1,0 +1,279 @@
+package main_test
+
+import (
+	"archive/tar"
+	"bytes"
+	"compress/gzip"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/ergo-services/ergo/etf"
+
+	"github.com/beamup/beamup/beam"
+	"github.com/beamup/beamup/internal/otptest"
+)
+
+// The device in these tests runs tally, built by rebar3 as its docs say
+// (testdata/rebar3), and boots it through relx's extended start script
+// bin/tally (testdata/target/rebar3-node.sh): what boots after a restart is
+// what bin/tally's REL_VSN line says, not releases/start_erl.data.
+
+func newRebar3Device(t *testing.T) *device {
+	t.Helper()
+	return newDevice(t, "1.0.0", deviceOpts{flavor: otptest.Rebar3, health: "tally_health:check"})
+}
+
+// rebar3Upgrade installs tally 1.1.0 over the running 1.0.0 and fails the
+// test unless beamupd commits it.
+func rebar3Upgrade(d *device) {
+	d.t.Helper()
+	code, out := d.beamupd("install", signedOf(d.t, otptest.Rebar3, "1.1.0"))
+	if code != 0 {
+		d.t.Fatalf("install 1.1.0: exit %d, want 0%s\n%s", code, rebar3WhyRefused(d, "1.0.0", "1.1.0", out), out)
+	}
+}
+
+// rebar3WhyRefused explains a refusal for a vm.args change when vm.args.src,
+// the file the release ships, is the same in the running release from and
+// in the new release vsn's tarball.
+func rebar3WhyRefused(d *device, from, vsn, out string) string {
+	d.t.Helper()
+	if !strings.Contains(out, "vm.args changes") {
+		return ""
+	}
+	running, err := os.ReadFile(filepath.Join(d.Root, "releases", from, "vm.args.src"))
+	if err != nil {
+		return ""
+	}
+	shipped := rebar3TarFile(d.t, otptest.Rebar3.Tarball(d.t, vsn), "releases/"+vsn+"/vm.args.src")
+	if !bytes.Equal(running, shipped) {
+		return ""
+	}
+	_, genErr := os.Stat(filepath.Join(d.Root, "releases", from, "vm.args"))
+	shippedVMArgs := rebar3TarFile(d.t, otptest.Rebar3.Tarball(d.t, vsn), "releases/"+vsn+"/vm.args")
+	if genErr != nil || shippedVMArgs != nil {
+		return ""
+	}
+	return fmt.Sprintf(": the refusal is wrong, vm.args.src is the same in %s and %s. relx's bin/tally wrote "+
+		"ROOT/releases/%s/vm.args from vm.args.src (with NODE_NAME and COOKIE put in) when it started the node, as it "+
+		"does at every start, and the %s tarball carries only releases/%s/vm.args.src", from, vsn, from, vsn, vsn)
+}
+
+// rebar3TarFile returns the contents of name in a gzipped tarball, or nil.
+func rebar3TarFile(t *testing.T, tarball, name string) []byte {
+	t.Helper()
+	f, err := os.Open(tarball)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	zr, err := gzip.NewReader(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr := tar.NewReader(zr)
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.TrimPrefix(h.Name, "./") == name {
+			data, err := io.ReadAll(tr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return data
+		}
+	}
+}
+
+// rebar3RelVsn returns the version relx's ROOT/bin/tally boots: its
+// REL_VSN line.
+func rebar3RelVsn(d *device) string {
+	d.t.Helper()
+	data, err := os.ReadFile(filepath.Join(d.Root, "bin", "tally"))
+	if err != nil {
+		d.t.Fatal(err)
+	}
+	m := regexp.MustCompile(`(?m)^REL_VSN="([^"]*)"`).FindSubmatch(data)
+	if m == nil {
+		d.t.Fatalf("%s has no REL_VSN line", filepath.Join(d.Root, "bin", "tally"))
+	}
+	return string(m[1])
+}
+
+// rebar3Running returns the version of tally that runs
+// (application:which_applications), or what went wrong asking.
+func rebar3Running(d *device) string {
+	d.t.Helper()
+	apps, err := d.node.StartedApps(context.Background())
+	if err != nil {
+		return fmt.Sprintf("(the node does not answer: %v)", err)
+	}
+	for _, a := range apps {
+		if a.Name == "tally" {
+			return a.Version
+		}
+	}
+	return "(none)"
+}
+
+// rebar3Booted returns the release the node booted from: the boot
+// script's id, which a hot upgrade does not change but a boot does.
+func rebar3Booted(d *device) string {
+	d.t.Helper()
+	id, ok := d.call("init", "script_id").(etf.Tuple)
+	if !ok || len(id) != 2 {
+		return "?"
+	}
+	vsn, _ := beam.String(id[1])
+	return vsn
+}
+
+// rebar3Field returns the value of key in the tally_counter state s (a
+// map from 1.1.0 on) as text, or "" when s is no map or has no such key.
+func rebar3Field(s etf.Term, key string) string {
+	m, ok := s.(etf.Map)
+	if !ok {
+		return ""
+	}
+	v, ok := m[etf.Atom(key)]
+	if !ok {
+		return ""
+	}
+	return fmt.Sprint(v)
+}
+
+// rebar3PowerCycled cuts the power (SIGKILL), boots the node again with
+// relx's bin/tally, and fails the test unless it came back on tally vsn,
+// the permanent release: by its applications, its boot script, and
+// release_handler. after says what happened before, for the messages.
+func rebar3PowerCycled(d *device, vsn, after string) {
+	d.t.Helper()
+	t := d.t
+	relVsn := rebar3RelVsn(d)
+	d.PowerCycle(t)
+	running, booted := rebar3Running(d), rebar3Booted(d)
+	releases := strings.Join(d.releases(), " ")
+	rels, err := d.node.WhichReleases(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	perm, _ := beam.Permanent(rels)
+	if running != vsn || booted != vsn {
+		t.Errorf("after %s and a power cycle relx's bin/tally booted tally %s (boot script of release %s), want %s; "+
+			"release_handler:which_releases says %s (%s permanent); ROOT/bin/tally has REL_VSN=%q",
+			after, running, booted, vsn, releases, perm.Version, relVsn)
+	}
+	if relVsn != vsn {
+		t.Errorf("after %s ROOT/bin/tally boots %s (its REL_VSN line), want %s: bin/tally was not replaced with bin/tally-%s "+
+			"(relx's own `bin/tally upgrade` copies it over at make_permanent)", after, relVsn, vsn, vsn)
+	}
+	if cur, _ := beam.Current(rels); cur.Version != vsn || perm.Version != vsn {
+		t.Errorf("after %s and a power cycle release_handler:which_releases says %s, want %s current and permanent",
+			after, releases, vsn)
+	}
+}
+
+// 1.0.0 -> 1.1.0 of a rebar3 release, hot: the gen_server keeps its pid and
+// its count in the new shape, 1.1.0 is permanent, and after a power cut the
+// device boots 1.1.0 through relx's bin/tally.
+func TestRebar3HotUpgradeThenPowerCycle(t *testing.T) {
+	t.Parallel()
+	d := newRebar3Device(t)
+	for i := 0; i < 3; i++ {
+		d.call("tally_counter", "bump")
+	}
+	counter := d.call("erlang", "whereis", etf.Atom("tally_counter"))
+	osPid := d.call("os", "getpid")
+
+	rebar3Upgrade(d)
+	if got := d.call("os", "getpid"); got != osPid {
+		t.Errorf("the node restarted during the hot upgrade: OS pid %v, was %v", got, osPid)
+	}
+	if got := d.call("erlang", "whereis", etf.Atom("tally_counter")); got != counter {
+		t.Errorf("tally_counter is %v after the upgrade, was %v: it was restarted, not upgraded", got, counter)
+	}
+	state := d.call("tally_counter", "state")
+	if rebar3Field(state, "count") != "3" || rebar3Field(state, "migrated") != "true" {
+		t.Errorf("tally_counter state %s, want the count 3 migrated into the 1.1.0 map (count => 3, migrated => true)",
+			beam.Format(state))
+	}
+	if v := rebar3Running(d); v != "1.1.0" {
+		t.Errorf("tally %s runs after the upgrade, want 1.1.0", v)
+	}
+	if got := strings.Join(d.releases(), " "); got != "1.0.0:old 1.1.0:permanent" {
+		t.Errorf("releases %s, want 1.0.0 old and 1.1.0 permanent", got)
+	}
+	rebar3PowerCycled(d, "1.1.0", "the upgrade to 1.1.0 committed")
+}
+
+// 1.1.0 -> 1.2.0, whose code_change crashes after the point of no return:
+// exit 11, back on a healthy 1.1.0 with 1.2.0 gone, and a power cut later
+// the device still boots 1.1.0.
+func TestRebar3BrokenUpgradeReverts(t *testing.T) {
+	t.Parallel()
+	d := newRebar3Device(t)
+	rebar3Upgrade(d)
+	d.call("tally_counter", "bump")
+
+	code, out := d.beamupd("install", signedOf(t, otptest.Rebar3, "1.2.0"))
+	if code != 11 {
+		t.Errorf("install 1.2.0: exit %d, want 11 (reverted to 1.1.0); the node restarted through relx's bin/tally "+
+			"runs tally %s from the boot script of %s, ROOT/bin/tally has REL_VSN=%q\n%s",
+			code, rebar3Running(d), rebar3Booted(d), rebar3RelVsn(d), out)
+	}
+	if !strings.Contains(out, "code_change of tally_counter failed: badarith") {
+		t.Errorf("the output does not say why 1.2.0 failed (code_change of tally_counter failed: badarith):\n%s", out)
+	}
+	if v := rebar3Running(d); v != "1.1.0" {
+		t.Errorf("after the revert tally %s runs (boot script of release %s), want 1.1.0", v, rebar3Booted(d))
+	} else if h := beam.Format(d.call("tally_health", "check")); h != "ok" {
+		t.Errorf("after the revert tally_health:check() = %s, want ok", h)
+	}
+	if got := strings.Join(d.releases(), " "); got != "1.0.0:old 1.1.0:permanent" {
+		t.Errorf("after the revert releases %s, want 1.0.0 old and 1.1.0 permanent, 1.2.0 gone", got)
+	}
+	if _, err := os.Stat(filepath.Join(d.Root, "lib", "tally-1.2.0")); !os.IsNotExist(err) {
+		t.Errorf("lib/tally-1.2.0 is still on disk after the revert")
+	}
+	rebar3PowerCycled(d, "1.1.0", "the revert of 1.2.0")
+}
+
+// beamupd rollback from 1.1.0 goes back to 1.0.0 by a hot downgrade, and
+// after a power cut the device boots 1.0.0.
+func TestRebar3RollbackThenPowerCycle(t *testing.T) {
+	t.Parallel()
+	d := newRebar3Device(t)
+	rebar3Upgrade(d)
+	d.call("tally_counter", "bump")
+	d.call("tally_counter", "bump")
+	osPid := d.call("os", "getpid")
+
+	code, out := d.beamupd("rollback")
+	if code != 0 {
+		t.Fatalf("rollback: exit %d, want 0\n%s", code, out)
+	}
+	if got := strings.Join(d.releases(), " "); !strings.Contains(got, "1.0.0:permanent") {
+		t.Errorf("after the rollback releases %s, want 1.0.0 permanent", got)
+	}
+	if d.call("os", "getpid") != osPid {
+		t.Errorf("the rollback restarted the node; a hot downgrade was possible")
+	}
+	if v := rebar3Running(d); v != "1.0.0" {
+		t.Errorf("after the rollback tally %s runs, want 1.0.0", v)
+	}
+	if s := beam.Format(d.call("tally_counter", "state")); s != "2" {
+		t.Errorf("after the hot downgrade tally_counter's state is %s, want the count 2 back in the 1.0.0 shape (an integer)", s)
+	}
+	rebar3PowerCycled(d, "1.0.0", "the rollback to 1.0.0")
+}
