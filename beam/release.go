@@ -444,16 +444,9 @@ func readLimited(r io.Reader, name string) ([]byte, error) {
 // parseRelupFrom reads {Vsn, [{UpFrom, Descr, Instrs}], Down} and returns
 // the UpFrom versions.
 func parseRelupFrom(data []byte) ([]string, error) {
-	terms, err := ParseTerms(string(data))
+	t, err := relupTerm(data)
 	if err != nil {
 		return nil, err
-	}
-	if len(terms) != 1 {
-		return nil, errors.New("want one term")
-	}
-	t, ok := terms[0].(Tuple)
-	if !ok || len(t) != 3 {
-		return nil, errors.New("not a {Vsn, Up, Down} term")
 	}
 	ups, ok := t[1].(List)
 	if !ok {
@@ -474,10 +467,8 @@ func parseRelupFrom(data []byte) ([]string, error) {
 	return from, nil
 }
 
-// RelupInstructions returns the low-level instructions of the relup in
-// data that go from the version from: an upgrade when up, else a
-// downgrade.
-func RelupInstructions(data []byte, from string, up bool) (List, error) {
+// relupTerm reads a relup file's one {Vsn, Up, Down} term.
+func relupTerm(data []byte) (Tuple, error) {
 	terms, err := ParseTerms(string(data))
 	if err != nil {
 		return nil, err
@@ -488,6 +479,17 @@ func RelupInstructions(data []byte, from string, up bool) (List, error) {
 	t, ok := terms[0].(Tuple)
 	if !ok || len(t) != 3 {
 		return nil, errors.New("not a {Vsn, Up, Down} term")
+	}
+	return t, nil
+}
+
+// RelupInstructions returns the low-level instructions of the relup in
+// data that go from the version from: an upgrade when up, else a
+// downgrade.
+func RelupInstructions(data []byte, from string, up bool) (List, error) {
+	t, err := relupTerm(data)
+	if err != nil {
+		return nil, err
 	}
 	side := t[1]
 	if !up {

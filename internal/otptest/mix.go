@@ -1,10 +1,6 @@
 package otptest
 
 import (
-	"fmt"
-	"os/exec"
-	"path/filepath"
-
 	"github.com/ergo-services/ergo/etf"
 
 	"github.com/beamup/beamup/beam"
@@ -21,13 +17,7 @@ var Mix = &Flavor{
 	Tool:     "mix",
 	Install:  "install-mix.sh",
 	Requires: []string{"mix", "elixir", "erl", "escript"},
-	Build: func(out string) error {
-		cmd := exec.Command("sh", filepath.Join(RepoRoot(), "testdata", "mix", "build.sh"), out)
-		if b, err := cmd.CombinedOutput(); err != nil {
-			return fmt.Errorf("testdata/mix/build.sh: %v\n%s", err, b)
-		}
-		return nil
-	},
+	Build:    func(out string) error { return runScript("sh", "mix/build.sh", out) },
 }
 
 // MeterSite is the value that install-mix.sh puts in METER_SITE for the

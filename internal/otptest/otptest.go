@@ -96,10 +96,14 @@ var GaugeNameVsn = &Flavor{
 	},
 }
 
-func escript(script string, args ...string) error {
-	cmd := exec.Command("escript", append([]string{filepath.Join(RepoRoot(), "testdata", script)}, args...)...)
+func escript(script string, args ...string) error { return runScript("escript", script, args...) }
+
+// runScript runs testdata/script with the interpreter, its output in the
+// error when it fails.
+func runScript(interp, script string, args ...string) error {
+	cmd := exec.Command(interp, append([]string{filepath.Join(RepoRoot(), "testdata", script)}, args...)...)
 	if out, err := cmd.CombinedOutput(); err != nil {
-		return fmt.Errorf("%s: %v\n%s", script, err, out)
+		return fmt.Errorf("testdata/%s: %v\n%s", script, err, out)
 	}
 	return nil
 }

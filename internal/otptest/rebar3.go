@@ -1,11 +1,5 @@
 package otptest
 
-import (
-	"fmt"
-	"os/exec"
-	"path/filepath"
-)
-
 // Rebar3 is the sample application of testdata/rebar3, a release named
 // tally built by rebar3 (relx) the way rebar3's docs say: `rebar3
 // release`, `rebar3 relup`, `rebar3 tar`, with ERTS and relx's extended
@@ -17,11 +11,5 @@ var Rebar3 = &Flavor{
 	Tool:     "rebar3",
 	Install:  "install-rebar3.sh",
 	Requires: []string{"rebar3", "erl", "escript", "erlc"},
-	Build: func(out string) error {
-		script := filepath.Join(RepoRoot(), "testdata", "rebar3", "build.sh")
-		if b, err := exec.Command("sh", script, out).CombinedOutput(); err != nil {
-			return fmt.Errorf("%s: %v\n%s", script, err, b)
-		}
-		return nil
-	},
+	Build:    func(out string) error { return runScript("sh", "rebar3/build.sh", out) },
 }
