@@ -113,8 +113,11 @@ pb=$(printf '%s\n' "${pause_theirs[@]}" | median)
 # has booted again.
 booted_ms() {
 	t0=$1
+	# erl_call to a node that is down can hang for seconds: each try is
+	# bounded so that the poll, not erl_call, sets the resolution.
 	for _ in $(seq 600); do
-		echo 'init:get_status().' | eval_on_node 2>/dev/null | grep -q '{started,started}' && break
+		echo 'init:get_status().' | timeout 0.5 "$erl_call" -name "$node" -c "$(cat "$work/root/cookie")" -e 2>/dev/null |
+			grep -q '{started,started}' && break
 		sleep 0.02
 	done
 	ms "$t0" "$(now)"
