@@ -336,7 +336,7 @@ func ReadInstalled(root, name, vsn string) (*ReleaseFiles, error) {
 // version is its directory's (releases/VSN/), of the release name when
 // name is set. Files that are not a release's .rel are passed over.
 func (files *ReleaseFiles) pickRel(rels map[string][]byte, name string) error {
-	var found []string
+	var found string // the path of the .rel picked
 	var firstErr error
 	paths := make([]string, 0, len(rels))
 	for p := range rels {
@@ -361,17 +361,17 @@ func (files *ReleaseFiles) pickRel(rels map[string][]byte, name string) error {
 		if name != "" && rel.Name != name {
 			continue
 		}
-		if len(found) > 0 {
+		if found != "" {
 			if rel.Name == files.Name && rel.Version == files.Version {
 				continue // the same release under two names
 			}
-			return fmt.Errorf("more than one release: %s and %s", found[0], p)
+			return fmt.Errorf("more than one release: %s and %s", found, p)
 		}
 		files.Release, files.RelData, files.RelFile = rel, rels[p], p
-		found = append(found, p)
+		found = p
 	}
 	switch {
-	case len(found) == 1:
+	case found != "":
 		return nil
 	case firstErr != nil:
 		return firstErr

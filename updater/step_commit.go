@@ -38,23 +38,22 @@ func (u *Updater) oldCode(ctx context.Context, op *Operation) string {
 		u.Log("reading %s: %v", relup, err)
 		return ""
 	}
-	const named = 5
+	// What make_permanent does to the processes on old code of the
+	// modules loaded with each post-purge method, as the relup says.
 	var notes []string
-	if mods := beam.PostPurged(instrs, "brutal_purge"); len(mods) > 0 {
-		oc, err := u.node.OldCodeProcesses(ctx, mods, named)
-		if err != nil {
-			u.Log("checking for old code: %v", err)
-		} else if oc.Count > 0 {
-			notes = append(notes, fmt.Sprintf("make_permanent ends %s on old code of %s, as the appup's brutal_purge asks: %s",
-				plural(oc.Count, "process", "processes"), strings.Join(oc.Modules, ", "), names(oc)))
+	for _, m := range []struct{ method, format string }{
+		{"brutal_purge", "make_permanent ends %s on old code of %s, as the appup's brutal_purge asks: %s"},
+		{"soft_purge", "%s still on old code of %s (soft_purge) keep running: %s"},
+	} {
+		mods := beam.PostPurged(instrs, m.method)
+		if len(mods) == 0 {
+			continue
 		}
-	}
-	if mods := beam.PostPurged(instrs, "soft_purge"); len(mods) > 0 {
-		oc, err := u.node.OldCodeProcesses(ctx, mods, named)
+		oc, err := u.node.OldCodeProcesses(ctx, mods, 5)
 		if err != nil {
 			u.Log("checking for old code: %v", err)
 		} else if oc.Count > 0 {
-			notes = append(notes, fmt.Sprintf("%s still on old code of %s (soft_purge) keep running: %s",
+			notes = append(notes, fmt.Sprintf(m.format,
 				plural(oc.Count, "process", "processes"), strings.Join(oc.Modules, ", "), names(oc)))
 		}
 	}

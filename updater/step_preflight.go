@@ -99,13 +99,10 @@ func ColdReasons(old, new *beam.ReleaseFiles) []string {
 	// are read only when the emulator starts.
 	for _, f := range []string{"vm.args", "runtime.exs", "env.sh"} {
 		// relx's start script writes vm.args from vm.args.src at every
-		// start: the template is what the release ships.
-		if src := f + ".src"; f == "vm.args" {
-			if _, ok := new.Config[src]; ok {
-				f = src
-			} else if _, ok := old.Config[src]; ok {
-				f = src
-			}
+		// start: where there is a template, it is what the release ships.
+		_, inOld := old.Config[f+".src"]
+		if _, inNew := new.Config[f+".src"]; inOld || inNew {
+			f += ".src"
 		}
 		if old.Config[f] != new.Config[f] {
 			reasons = append(reasons, f+" changes (read only at boot)")

@@ -61,7 +61,7 @@ func (u *Updater) revert(ctx context.Context, op *Operation, cause error) *Resul
 // install_release fails past its point of no return (init:restart, in the
 // same OS process), and reports the permanent release it came back on
 // when that release runs healthy. It reports false at once when the
-// install step did not run, and when the node shows no sign of
+// failure was not install_release's, and when the node shows no sign of
 // restarting within a few seconds.
 func (u *Updater) selfRestarted(ctx context.Context, op *Operation, installing bool) (beam.ReleaseStatus, bool) {
 	if !installing || op.NodeBoot == "" {
@@ -80,7 +80,7 @@ func (u *Updater) selfRestarted(ctx context.Context, op *Operation, installing b
 		case inc != op.NodeBoot:
 			restarting = true
 			if booted, _ := u.node.Booted(ctx); booted {
-				return u.healthyPermanent(ctx, op)
+				return u.healthyPermanent(ctx)
 			}
 		}
 		if !restarting && time.Now().After(sign) || time.Now().After(deadline) {
@@ -96,7 +96,7 @@ func (u *Updater) selfRestarted(ctx context.Context, op *Operation, installing b
 
 // healthyPermanent reports the permanent release when the node runs it and
 // it is healthy.
-func (u *Updater) healthyPermanent(ctx context.Context, op *Operation) (beam.ReleaseStatus, bool) {
+func (u *Updater) healthyPermanent(ctx context.Context) (beam.ReleaseStatus, bool) {
 	rels, err := u.node.WhichReleases(ctx)
 	if err != nil {
 		return beam.ReleaseStatus{}, false
@@ -106,11 +106,7 @@ func (u *Updater) healthyPermanent(ctx context.Context, op *Operation) (beam.Rel
 	if !ok || cur.Version != perm.Version {
 		return beam.ReleaseStatus{}, false
 	}
-	files, err := beam.ReadInstalled(u.cfg.Root, perm.Name, perm.Version)
-	if err != nil {
-		return beam.ReleaseStatus{}, false
-	}
-	if err := u.waitHealthy(ctx, files.Release, nil); err != nil {
+	if err := u.permanentHealthy(ctx, perm, nil); err != nil {
 		u.Log("after its own restart: %v", err)
 		return beam.ReleaseStatus{}, false
 	}
@@ -157,14 +153,20 @@ func (u *Updater) restartOnPermanent(ctx context.Context, oldPid string) (beam.R
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+	return perm, u.permanentHealthy(ctx, perm, newPid)
+}
+
+// permanentHealthy waits until the permanent release perm, which the node
+// runs, is healthy.
+func (u *Updater) permanentHealthy(ctx context.Context, perm beam.ReleaseStatus, pidOK func(string) error) error {
 	files, err := beam.ReadInstalled(u.cfg.Root, perm.Name, perm.Version)
 	if err != nil {
-		return perm, err
+		return err
 	}
-	if err := u.waitHealthy(ctx, files.Release, newPid); err != nil {
-		return perm, fmt.Errorf("%s %s: %w", perm.Name, perm.Version, err)
+	if err := u.waitHealthy(ctx, files.Release, pidOK); err != nil {
+		return fmt.Errorf("%s %s: %w", perm.Name, perm.Version, err)
 	}
-	return perm, nil
+	return nil
 }
 
 // removeRelease removes a release that is not permanent, so that a later
