@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/ergo-services/ergo/etf"
+
 	"github.com/beamup/beamup/beam"
 	"github.com/beamup/beamup/internal/otptest"
 )
@@ -18,22 +20,32 @@ func (d *device) appVersion(app string) string {
 	if err != nil {
 		d.t.Fatal(err)
 	}
-	for _, a := range apps {
-		if a.Name == app {
-			return a.Version
-		}
+	return otptest.AppVersion(apps, app)
+}
+
+// bootedRelease returns the version of the release the node booted from:
+// its boot script's id, which a hot upgrade does not change but a boot
+// does.
+func (d *device) bootedRelease() string {
+	d.t.Helper()
+	id, ok := d.call("init", "script_id").(etf.Tuple)
+	if !ok || len(id) != 2 {
+		return "?"
 	}
-	return ""
+	vsn, _ := beam.String(id[1])
+	return vsn
 }
 
 // powerCycled kills the node as a power cut would, boots it with its own
 // start script, and fails the test unless it comes back running app at
-// vsn on the permanent release vsn: what boots is what is permanent.
+// vsn, booted from the boot script of vsn, on the permanent release vsn:
+// what boots is what is permanent.
 func (d *device) powerCycled(app, vsn, after string) {
 	d.t.Helper()
 	d.PowerCycle(d.t)
-	if got := d.appVersion(app); got != vsn {
-		d.t.Errorf("after %s and a power cycle the node runs %s %s, want %s", after, app, got, vsn)
+	if got, booted := d.appVersion(app), d.bootedRelease(); got != vsn || booted != vsn {
+		d.t.Errorf("after %s and a power cycle the node runs %s %s from the boot script of release %s, want %s",
+			after, app, got, booted, vsn)
 	}
 	rels, err := d.node.WhichReleases(context.Background())
 	if err != nil {

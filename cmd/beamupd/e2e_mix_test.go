@@ -100,13 +100,7 @@ func (d *device) meterIs(when, vsn string, count int) bool {
 	if err != nil {
 		t.Fatal(err)
 	}
-	running := ""
-	for _, a := range apps {
-		if a.Name == "meter" {
-			running = a.Version
-		}
-	}
-	if running != vsn {
+	if running := otptest.AppVersion(apps, "meter"); running != vsn {
 		errorf("the meter application runs in version %q, want %s", running, vsn)
 	}
 

@@ -243,16 +243,7 @@ func (d *device) journal() updater.Journal {
 // runningApp returns the version of the gauge application that runs.
 func (d *device) runningApp() string {
 	d.t.Helper()
-	apps, err := d.node.StartedApps(context.Background())
-	if err != nil {
-		d.t.Fatal(err)
-	}
-	for _, a := range apps {
-		if a.Name == "gauge" {
-			return a.Version
-		}
-	}
-	return ""
+	return d.appVersion("gauge")
 }
 
 // install 1.0.0 -> 1.1.0 without a restart: the gen_server keeps its pid

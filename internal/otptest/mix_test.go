@@ -44,13 +44,7 @@ func TestMixTarget(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		meter := ""
-		for _, a := range apps {
-			if a.Name == "meter" {
-				meter = a.Version
-			}
-		}
-		if meter != "1.0.0" {
+		if meter := AppVersion(apps, "meter"); meter != "1.0.0" {
 			t.Errorf("%s: the node runs meter %q, want 1.0.0 (applications %v)", when, meter, apps)
 		}
 		// Booted through mix's script: its boot file and sys.config.

@@ -286,3 +286,14 @@ func (tg *Target) PowerCycle(t testing.TB) {
 	}
 	tg.Start(t)
 }
+
+// AppVersion returns the version of the application name among apps (as
+// application:which_applications/0 lists them), or "" when it is absent.
+func AppVersion(apps []beam.App, name string) string {
+	for _, a := range apps {
+		if a.Name == name {
+			return a.Version
+		}
+	}
+	return ""
+}

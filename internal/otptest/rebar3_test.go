@@ -62,13 +62,7 @@ func checkRebar3Node(t *testing.T, tg *otptest.Target, c *beam.Client, vsn strin
 	if err != nil {
 		t.Fatal(err)
 	}
-	got := ""
-	for _, a := range apps {
-		if a.Name == "tally" {
-			got = a.Version
-		}
-	}
-	if got != vsn {
+	if got := otptest.AppVersion(apps, "tally"); got != vsn {
 		t.Errorf("the node runs tally %q, want %s (applications %v)", got, vsn, apps)
 	}
 	rels, err := c.WhichReleases(ctx)
