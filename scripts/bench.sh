@@ -5,6 +5,8 @@
 #      a plain Erlang script making the same release_handler calls.
 #   2. pause: the longest call to gauge_counter, called every millisecond
 #      by a probe on the node, during each of the two.
+#   2b. revert: a failed hot upgrade back to a healthy 1.1.0, against the
+#      node's own restart and its stop and start (scripts/bench/restartbench).
 #   3. verify: beamup verify of a 256 MiB payload against sha256sum of it;
 #      peak RSS.
 #   4. MQTT and serial transfers against mosquitto_sub and lrzsz.
@@ -111,16 +113,9 @@ pb=$(printf '%s\n' "${pause_theirs[@]}" | median)
 # again. Baselines: the node's own restart (init:restart(), as
 # release_handler does) and a plain stop and start, each until the node
 # has booted again.
-booted_ms() {
-	t0=$1
-	# erl_call to a node that is down can hang for seconds: each try is
-	# bounded so that the poll, not erl_call, sets the resolution.
-	for _ in $(seq 600); do
-		echo 'init:get_status().' | timeout 0.5 "$erl_call" -name "$node" -c "$(cat "$work/root/cookie")" -e 2>/dev/null |
-			grep -q '{started,started}' && break
-		sleep 0.02
-	done
-	ms "$t0" "$(now)"
+go build -o "$work/restartbench" "$top/scripts/bench/restartbench"
+restart_ms() {
+	"$work/restartbench" -node "$node" -cookie-file "$work/root/cookie" -epmd-port "$port" "$@"
 }
 declare -a rv ir ss
 for i in $(seq 3); do
@@ -129,13 +124,8 @@ for i in $(seq 3); do
 	out=$("$bin/beamupd" install --config "$work/beamupd.toml" "$work/gauge-1.2.0.bundle" 2>&1 || true)
 	took=$(echo "$out" | sed -n 's/.*healthy \([0-9.]*m\?s\) after the failure.*/\1/p' | head -1)
 	case $took in *ms) rv+=("${took%ms}") ;; *s) rv+=("$(echo "${took%s} * 1000" | bc)") ;; *) echo "no revert time in: $out" >&2; exit 1 ;; esac
-	t0=$(now)
-	echo 'init:restart().' | eval_on_node >/dev/null 2>&1 || true
-	sleep 0.2 # init:restart returns before the node goes down
-	ir+=("$(booted_ms "$t0")")
-	t0=$(now)
-	sh "$work/root/bin/node.sh" "$work/root" restart
-	ss+=("$(booted_ms "$t0")")
+	ir+=("$(restart_ms -how self)")
+	ss+=("$(restart_ms -how control -control "sh $work/root/bin/node.sh $work/root restart")")
 	echo "revert round $i: beamupd ${rv[-1]} ms, init:restart ${ir[-1]} ms, stop+start ${ss[-1]} ms" >&2
 done
 rva=$(printf '%s\n' "${rv[@]}" | median)
@@ -159,7 +149,7 @@ vrss=$(printf '%s\n' "${vt[@]}" | awk '{print $2}' | sort -n | tail -1)
 printf '\n| figure | beamup | baseline | ratio | aim |\n|---|---|---|---|---|\n'
 printf '| apply 1.0.0 -> 1.1.0, bundle on disk to committed (median of %d) | %s ms | %s ms (plain Erlang script) | %.2f | <= 1.2 |\n' "$rounds" "$a" "$b" "$(echo "$a / $b" | bc -l)"
 printf '| longest gauge_counter call during the upgrade (1 kHz probe, median of %d) | %.1f ms | %.1f ms (same calls from the script) | %.2f | <= 5 ms |\n' "$rounds" "$pa" "$pb" "$(echo "$pa / $pb" | bc -l)"
-printf '| revert 1.2.0 -> 1.1.0, failure detected to 1.1.0 healthy (median of 3) | %s ms | %s ms (init:restart until booted); %s ms (node stop and start) | %.2f; %.2f | < 5 s |\n' "$rva" "$ira" "$ssa" "$(echo "$rva / $ira" | bc -l)" "$(echo "$rva / $ssa" | bc -l)"
+printf '| revert 1.2.0 -> 1.1.0, failure detected to 1.1.0 healthy (median of 3) | %.0f ms | %.0f ms (init:restart until booted); %.0f ms (node stop and start) | %.2f; %.2f | < 5 s |\n' "$rva" "$ira" "$ssa" "$(echo "$rva / $ira" | bc -l)" "$(echo "$rva / $ssa" | bc -l)"
 printf '| verify 256 MiB payload | %.0f MiB/s | %.0f MiB/s (sha256sum) | %.2f | >= 0.9 |\n' "$(echo "256 / $vsec" | bc -l)" "$(echo "256 / $ssec" | bc -l)" "$(echo "$ssec / $vsec" | bc -l)"
 printf '| peak RSS of beamup verify, 256 MiB payload | %s KiB | | | <= 32 MiB |\n' "$vrss"
 
