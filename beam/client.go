@@ -9,6 +9,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -44,12 +45,10 @@ type Client struct {
 	proc    gen.Process
 	mu      sync.Mutex
 	pending map[etf.Ref]chan result
-	monitor bool // a node monitor is in place
 }
 
 type result struct {
 	term etf.Term
-	err  error
 }
 
 func init() {
@@ -62,7 +61,6 @@ func init() {
 // by every Client: ergo keeps per-node state in package variables, so two
 // ergo nodes in one process race.
 var (
-	monitorMu sync.Mutex
 	sharedMu  sync.Mutex
 	shared    node.Node
 	registrar = &resolveOnly{ports: map[string]int{}, routed: map[string]bool{}}
@@ -153,14 +151,6 @@ func (c *Client) Call(ctx context.Context, mod, fun string, args ...etf.Term) (e
 	ref := c.proc.MakeRef()
 	ch := make(chan result, 1)
 	c.mu.Lock()
-	if !c.monitor {
-		// ergo's MonitorNode reports an unreachable node by deleting from
-		// a map under a read lock: two at once race. One at a time.
-		monitorMu.Lock()
-		c.proc.MonitorNode(c.opts.Node)
-		monitorMu.Unlock()
-		c.monitor = true
-	}
 	c.pending[ref] = ch
 	c.mu.Unlock()
 	defer func() {
@@ -180,33 +170,35 @@ func (c *Client) Call(ctx context.Context, mod, fun string, args ...etf.Term) (e
 	if err := c.proc.Send(gen.ProcessID{Name: "rex", Node: c.opts.Node}, msg); err != nil {
 		return nil, fmt.Errorf("%s:%s on %s: %w: %v", mod, fun, c.opts.Node, ErrNodeDown, err)
 	}
-	select {
-	case r := <-ch:
-		if r.err != nil {
-			return nil, fmt.Errorf("%s:%s on %s: %w", mod, fun, c.opts.Node, r.err)
-		}
-		if t, ok := r.term.(etf.Tuple); ok && len(t) == 2 && t[0] == etf.Atom("badrpc") {
-			if reason := fmt.Sprint(t[1]); reason == "nodedown" {
+	// A node that goes away while the call is under way is seen by its
+	// connection going. Not with ergo's node monitors: a monitor set up
+	// as a connection dies reads and deletes one map from two goroutines
+	// under a read lock, which can crash the process.
+	poll := time.NewTicker(nodeDownPoll)
+	defer poll.Stop()
+	for {
+		select {
+		case r := <-ch:
+			if t, ok := r.term.(etf.Tuple); ok && len(t) == 2 && t[0] == etf.Atom("badrpc") {
+				if reason := fmt.Sprint(t[1]); reason == "nodedown" {
+					return nil, fmt.Errorf("%s:%s on %s: %w", mod, fun, c.opts.Node, ErrNodeDown)
+				}
+				return nil, fmt.Errorf("%s:%s on %s: badrpc: %s", mod, fun, c.opts.Node, Format(t[1]))
+			}
+			return r.term, nil
+		case <-poll.C:
+			if !slices.Contains(c.node.Nodes(), c.opts.Node) {
 				return nil, fmt.Errorf("%s:%s on %s: %w", mod, fun, c.opts.Node, ErrNodeDown)
 			}
-			return nil, fmt.Errorf("%s:%s on %s: badrpc: %s", mod, fun, c.opts.Node, Format(t[1]))
+		case <-ctx.Done():
+			return nil, fmt.Errorf("%s:%s on %s: %w", mod, fun, c.opts.Node, ctx.Err())
 		}
-		return r.term, nil
-	case <-ctx.Done():
-		return nil, fmt.Errorf("%s:%s on %s: %w", mod, fun, c.opts.Node, ctx.Err())
 	}
 }
 
-// nodeDown fails every call under way.
-func (c *Client) nodeDown() {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.monitor = false
-	for ref, ch := range c.pending {
-		ch <- result{err: ErrNodeDown}
-		delete(c.pending, ref)
-	}
-}
+// nodeDownPoll is how often a call under way checks that the node is
+// still connected.
+const nodeDownPoll = 50 * time.Millisecond
 
 func (c *Client) deliver(ref etf.Ref, term etf.Term) {
 	c.mu.Lock()
@@ -227,8 +219,6 @@ type mailbox struct {
 
 func (m *mailbox) HandleInfo(p *gen.ServerProcess, message etf.Term) gen.ServerStatus {
 	switch msg := message.(type) {
-	case gen.MessageNodeDown:
-		m.c.nodeDown()
 	case etf.Tuple:
 		if len(msg) == 2 {
 			if ref, ok := msg[0].(etf.Ref); ok {

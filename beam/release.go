@@ -177,6 +177,8 @@ type ReleaseFiles struct {
 	// RelupFrom lists the versions the relup upgrades from; nil when the
 	// release has no relup.
 	RelupFrom []string
+	// Relup is the relup file; nil when there is none.
+	Relup []byte
 	// ERTSIncluded says whether the tarball carries its own erts-VSN.
 	ERTSIncluded bool
 	// Config holds the SHA-256 of the runtime configuration files found in
@@ -260,6 +262,7 @@ func ReadTarball(r io.Reader) (*ReleaseFiles, error) {
 		return nil, fmt.Errorf("release tarball: %w", err)
 	}
 	if relup, ok := relups[files.Version]; ok {
+		files.Relup = relup
 		if files.RelupFrom, err = parseRelupFrom(relup); err != nil {
 			return nil, fmt.Errorf("release tarball: releases/%s/relup: %w", files.Version, err)
 		}
@@ -298,6 +301,7 @@ func ReadInstalled(root, name, vsn string) (*ReleaseFiles, error) {
 		return nil, fmt.Errorf("reading installed release %s %s: %s is of version %s", name, vsn, files.RelFile, files.Version)
 	}
 	if relup, err := os.ReadFile(filepath.Join(relDir, "relup")); err == nil {
+		files.Relup = relup
 		if files.RelupFrom, err = parseRelupFrom(relup); err != nil {
 			return nil, fmt.Errorf("reading %s: %w", filepath.Join(relDir, "relup"), err)
 		}

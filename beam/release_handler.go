@@ -243,3 +243,36 @@ func (c *Client) RebootOldRelease(ctx context.Context, vsn string) error {
 	}
 	return err
 }
+
+// MarkBootOnce records in root's releases/RELEASES that the unpacked
+// release vsn is to be taken as current when a node boots it, as
+// release_handler itself does before it restarts the emulator for a
+// relup's restart_emulator (status tmp_current): the node booted on vsn
+// then reports it current, so that make_permanent accepts it, and a node
+// booted on anything else reports it unpacked again. The file is
+// replaced by a rename; the caller syncs it to disk.
+func (c *Client) MarkBootOnce(ctx context.Context, root, vsn string) error {
+	t, err := c.EvalWith(ctx, `
+		File = filename:join([Root, "releases", "RELEASES"]),
+		V = unicode:characters_to_list(Vsn),
+		{ok, [Rs]} = file:consult(File),
+		case lists:keyfind(V, 3, Rs) of
+		    {release, _, _, _, _, S} when S =:= unpacked; S =:= tmp_current ->
+		        New = [case R of
+		                   {release, N, V, E, L, _} -> {release, N, V, E, L, tmp_current};
+		                   _ -> R
+		               end || R <- Rs],
+		        Tmp = File ++ ".beamup",
+		        ok = file:write_file(Tmp, io_lib:format("~p.~n", [New])),
+		        ok = file:rename(Tmp, File);
+		    {release, _, _, _, _, S} -> {status, S};
+		    false -> not_unpacked
+		end.`, map[string]etf.Term{"Root": root, "Vsn": vsn})
+	if err != nil {
+		return fmt.Errorf("marking %s to boot once: %w", vsn, err)
+	}
+	if t != etf.Atom("ok") {
+		return fmt.Errorf("marking %s to boot once: %s", vsn, Format(t))
+	}
+	return nil
+}

@@ -24,6 +24,18 @@ func format(b *strings.Builder, t etf.Term) {
 	switch v := t.(type) {
 	case etf.Atom:
 		b.WriteString(QuoteAtom(string(v)))
+	case Atom:
+		b.WriteString(QuoteAtom(string(v)))
+	case Tuple:
+		b.WriteByte('{')
+		seq(b, v)
+		b.WriteByte('}')
+	case List:
+		b.WriteByte('[')
+		seq(b, v)
+		b.WriteByte(']')
+	case Binary:
+		fmt.Fprintf(b, "<<%q>>", []byte(v))
 	case string:
 		fmt.Fprintf(b, "%q", v)
 	case []byte:
@@ -80,7 +92,7 @@ func format(b *strings.Builder, t etf.Term) {
 	}
 }
 
-func seq(b *strings.Builder, l []etf.Term) {
+func seq[T any](b *strings.Builder, l []T) {
 	for i, e := range l {
 		if i > 0 {
 			b.WriteByte(',')

@@ -7,6 +7,9 @@
 #      by a probe on the node, during each of the two.
 #   2b. revert: a failed hot upgrade back to a healthy 1.1.0, against the
 #      node's own restart and its stop and start (scripts/bench/restartbench).
+#   2c. cold: the downtime of a cold upgrade to 2.0.0, last answer of the
+#      old release to first answer of the new, against a stop and start of
+#      the node, both seen by the same 1 kHz probe (restartbench).
 #   3. verify: beamup verify of a 256 MiB payload against sha256sum of it;
 #      peak RSS.
 #   4. MQTT and serial transfers against mosquitto_sub and lrzsz.
@@ -37,6 +40,7 @@ escript "$top/testdata/build-releases.escript" "$top/testdata/gauge" "$work/rele
 "$bin/beamup" keygen -o "$work/k" >/dev/null 2>&1
 "$bin/beamup" bundle --key "$work/k.key" --release "$work/releases/gauge-1.1.0.tar.gz" -o "$work/gauge-1.1.0.bundle" >/dev/null
 "$bin/beamup" bundle --key "$work/k.key" --release "$work/releases/gauge-1.2.0.tar.gz" -o "$work/gauge-1.2.0.bundle" >/dev/null
+"$bin/beamup" bundle --key "$work/k.key" --release "$work/releases/gauge-2.0.0.tar.gz" -o "$work/gauge-2.0.0.bundle" >/dev/null
 
 fresh_target() {
 	[ -f "$work/root/bin/node.sh" ] && sh "$work/root/bin/node.sh" "$work/root" stop
@@ -131,6 +135,25 @@ done
 rva=$(printf '%s\n' "${rv[@]}" | median)
 ira=$(printf '%s\n' "${ir[@]}" | median)
 ssa=$(printf '%s\n' "${ss[@]}" | median)
+
+# Cold: 1.0.0 -> 2.0.0, which adds runtime_tools, so beamupd goes cold by
+# itself: it boots 2.0.0 once through the control (node.sh restart), checks
+# its health and makes it permanent. restartbench -report downtime calls
+# the node about every millisecond while beamupd install runs and prints
+# the milliseconds from the last answer of the old node with gauge running
+# to the first answer of the new one running gauge 2.0.0 (it fails, with
+# beamupd's output, unless the install succeeds). Baseline: the same probe
+# across a plain stop and start of the node, then on 2.0.0.
+declare -a cold coldss
+for i in $(seq 3); do
+	fresh_target
+	cold+=("$(restart_ms -v -report downtime -how control -vsn 2.0.0 \
+		-control "$bin/beamupd install --config $work/beamupd.toml $work/gauge-2.0.0.bundle")")
+	coldss+=("$(restart_ms -v -report downtime -how control -control "sh $work/root/bin/node.sh $work/root restart")")
+	echo "cold round $i: beamupd ${cold[-1]} ms, stop+start ${coldss[-1]} ms" >&2
+done
+colda=$(printf '%s\n' "${cold[@]}" | median)
+coldb=$(printf '%s\n' "${coldss[@]}" | median)
 sh "$work/root/bin/node.sh" "$work/root" stop
 
 echo "making a 256 MiB payload..." >&2
@@ -150,6 +173,7 @@ printf '\n| figure | beamup | baseline | ratio | aim |\n|---|---|---|---|---|\n'
 printf '| apply 1.0.0 -> 1.1.0, bundle on disk to committed (median of %d) | %s ms | %s ms (plain Erlang script) | %.2f | <= 1.2 |\n' "$rounds" "$a" "$b" "$(echo "$a / $b" | bc -l)"
 printf '| longest gauge_counter call during the upgrade (1 kHz probe, median of %d) | %.1f ms | %.1f ms (same calls from the script) | %.2f | <= 5 ms |\n' "$rounds" "$pa" "$pb" "$(echo "$pa / $pb" | bc -l)"
 printf '| revert 1.2.0 -> 1.1.0, failure detected to 1.1.0 healthy (median of 3) | %.0f ms | %.0f ms (init:restart until booted); %.0f ms (node stop and start) | %.2f; %.2f | < 5 s |\n' "$rva" "$ira" "$ssa" "$(echo "$rva / $ira" | bc -l)" "$(echo "$rva / $ssa" | bc -l)"
+printf '| cold upgrade downtime 1.0.0 -> 2.0.0, last answer of 1.0.0 to first of 2.0.0 (1 kHz probe, median of 3) | %.0f ms | %.0f ms (node stop and start) | %.2f | <= 1.5 |\n' "$colda" "$coldb" "$(echo "$colda / $coldb" | bc -l)"
 printf '| verify 256 MiB payload | %.0f MiB/s | %.0f MiB/s (sha256sum) | %.2f | >= 0.9 |\n' "$(echo "256 / $vsec" | bc -l)" "$(echo "256 / $ssec" | bc -l)" "$(echo "$ssec / $vsec" | bc -l)"
 printf '| peak RSS of beamup verify, 256 MiB payload | %s KiB | | | <= 32 MiB |\n' "$vrss"
 

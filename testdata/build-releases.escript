@@ -4,11 +4,14 @@
 %% Builds the sample release "gauge" from SRC/<vsn>/ for every version
 %% directory, in version order, with OTP's own tools only (compile,
 %% systools): OUT/gauge-<vsn>.tar.gz, each with ERTS, sys.config and a relup
-%% from the version before it. Each version is built in its own directory
-%% because systools picks up stray relup, start.boot and sys.config from the
-%% current directory. With name-vsn the .rel, boot and relup files are
-%% named gauge-VSN, as OTP's System Principles guide names them
-%% (ch_rel-1.rel), and systools keeps that name inside the tarball.
+%% from the version before it. Besides kernel, stdlib, sasl and gauge, a
+%% version's .rel holds the OTP applications that SRC/<vsn>/rel_apps lists
+%% (an Erlang term file: [runtime_tools].), which the tarball then carries.
+%% Each version is built in its own directory because systools picks up
+%% stray relup, start.boot and sys.config from the current directory. With
+%% name-vsn the .rel, boot and relup files are named gauge-VSN, as OTP's
+%% System Principles guide names them (ch_rel-1.rel), and systools keeps
+%% that name inside the tarball.
 -mode(compile).
 
 main([Src0, Out0, "name-vsn"]) -> main(Src0, Out0, fun(Vsn) -> "gauge-" ++ Vsn end);
@@ -52,7 +55,7 @@ build(Src, Build, Out, Vsn, Prev, RelName) ->
     RelDir = filename:join([Build, "releases", Vsn]),
     ok = filelib:ensure_path(RelDir),
     Rel = {release, {"gauge", Vsn}, {erts, erlang:system_info(version)},
-           [{A, vsn(A)} || A <- [kernel, stdlib, sasl]] ++ [{gauge, Vsn}]},
+           [{A, vsn(A)} || A <- [kernel, stdlib, sasl] ++ rel_apps(Src)] ++ [{gauge, Vsn}]},
     ok = file:write_file(filename:join(RelDir, Name ++ ".rel"),
                          io_lib:format("~p.~n", [Rel])),
     {ok, _} = file:copy(filename:join(Src, "sys.config"),
@@ -73,6 +76,18 @@ build(Src, Build, Out, Vsn, Prev, RelName) ->
     {ok, _} = file:copy(Name ++ ".tar.gz",
                         filename:join(Out, "gauge-" ++ Vsn ++ ".tar.gz")),
     io:format("built gauge-~s.tar.gz~n", [Vsn]).
+
+%% rel_apps(Src): the OTP applications that SRC/VSN/rel_apps (one term, a
+%% list of names: [runtime_tools].) adds to the release besides kernel,
+%% stdlib and sasl, at the versions installed here; none without the file.
+%% systools finds them in this node's code path, as it does kernel's.
+rel_apps(Src) ->
+    case file:consult(filename:join(Src, "rel_apps")) of
+        {ok, [Apps]} ->
+            true = lists:all(fun is_atom/1, Apps),
+            Apps;
+        {error, enoent} -> []
+    end.
 
 vsn(App) ->
     _ = application:load(App),

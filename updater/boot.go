@@ -54,6 +54,27 @@ func alignBootFiles(root, name, vsn string) (string, error) {
 	if err := durable.SyncDir(rel); err != nil {
 		return "", err
 	}
+	return alignScript(root, name, vsn)
+}
+
+// bootOn makes the next boot of the node, whatever tool built it, run
+// release vsn on ERTS erts, durably: releases/start_erl.data names them
+// (a systools target's start script and mix's bin/NAME read it), and
+// relx's bin/NAME is the release's own bin/NAME-VSN. A cold upgrade
+// points the boot at the new release for one boot, then back.
+func bootOn(root, name, erts, vsn string) error {
+	data := filepath.Join(root, "releases", "start_erl.data")
+	if err := durable.WriteFile(data, []byte(erts+" "+vsn), 0o644); err != nil {
+		return err
+	}
+	_, err := alignScript(root, name, vsn)
+	return err
+}
+
+// alignScript replaces relx's bin/NAME, which boots the version written in
+// its own REL_VSN line, by bin/NAME-VSN, as relx's own upgrade command
+// does. It returns the file it replaced, or "".
+func alignScript(root, name, vsn string) (string, error) {
 	script := filepath.Join(root, "bin", name)
 	versioned, err := os.ReadFile(script + "-" + vsn)
 	if errors.Is(err, os.ErrNotExist) {

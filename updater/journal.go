@@ -9,34 +9,7 @@ import (
 	"time"
 
 	"github.com/beamup/beamup/internal/durable"
-)
-
-// Step is a journaled step of an operation. The names are stable: they are
-// stored in journal.json and read back by newer versions of beamupd.
-type Step string
-
-// The steps of an install, in order. Everything before StepInstalling is
-// undone by removing what it added; from StepInstalling on the node may run
-// new code, and revert means restarting it on the permanent release.
-const (
-	StepVerified    Step = "verified"     // payload verified in staging
-	StepCopied      Step = "copied"       // tarball and .rel in <root>/releases
-	StepUnpacking   Step = "unpacking"    // unpack_release under way
-	StepUnpacked    Step = "unpacked"     // unpacked and checked
-	StepInstalling  Step = "installing"   // point of no return: install_release under way
-	StepChecking    Step = "checking"     // installed, health soak under way
-	StepCommitting  Step = "committing"   // make_permanent under way
-	StepReverting   Step = "reverting"    // failed; restarting on the permanent release
-	StepRollingBack Step = "rolling-back" // beamupd rollback under way
-)
-
-// The steps of a self-update, in order. Until StepAgentReplacing the
-// running executable is untouched; from it on the executable at the agent
-// path is either the old or the new one, both complete.
-const (
-	StepAgentStaged    Step = "agent-staged"    // new beamupd verified in staging
-	StepAgentTrying    Step = "agent-trying"    // new beamupd on trial
-	StepAgentReplacing Step = "agent-replacing" // previous kept in agent/; executable being replaced
+	"github.com/beamup/beamup/plan"
 )
 
 // Kinds of operation.
@@ -46,21 +19,9 @@ const (
 	KindSelfUpdate = "self-update"
 )
 
-// pastNoReturn says whether a step comes at or after install_release.
-func (s Step) pastNoReturn() bool {
-	switch s {
-	case StepInstalling, StepChecking, StepCommitting, StepRollingBack:
-		return true
-	}
-	return false
-}
-
-// journalFormat is the version of the journal record.
-const journalFormat = 1
-
-// maxResumes breaks crash loops: an operation picked up after a crash this
-// many times is given up and reported as needing attention.
-const maxResumes = 5
+// journalFormat is the version of the journal record. Format 1 named two
+// steps for what had happened (copied, unpacked); package plan reads them.
+const journalFormat = 2
 
 // Journal is the device's record of the operation under way and of the
 // last one that ended.
@@ -77,11 +38,13 @@ type Operation struct {
 	Name            string    `json:"name"`
 	Version         string    `json:"version"`
 	From            string    `json:"from,omitempty"`
+	FromERTS        string    `json:"from_erts,omitempty"` // cold: the boot points back at From on it
 	Mode            string    `json:"mode,omitempty"`
 	UpgradeFrom     []string  `json:"upgrade_from,omitempty"`
+	Downgrade       bool      `json:"downgrade,omitempty"`
 	SecurityVersion int       `json:"security_version"`
 	SHA256          string    `json:"sha256,omitempty"` // the payload's
-	Step            Step      `json:"step"`
+	Step            plan.Step `json:"step"`
 	Reason          string    `json:"reason,omitempty"`
 	Note            string    `json:"note,omitempty"` // what commit did besides
 	NodePid         string    `json:"node_pid,omitempty"`
@@ -133,7 +96,7 @@ func (s *JournalStore) Load() (*Journal, error) {
 // migrate brings an older journal record up to journalFormat.
 func migrate(j *Journal) error {
 	switch j.Format {
-	case journalFormat:
+	case 1, journalFormat:
 		return nil
 	default:
 		return fmt.Errorf("journal format %d is newer than this beamupd understands (%d)", j.Format, journalFormat)

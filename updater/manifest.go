@@ -33,6 +33,9 @@ type Manifest struct {
 type Upgrade struct {
 	From []string `json:"from"`
 	Mode string   `json:"mode"` // auto, hot or cold
+	// Downgrade says the release may replace a newer one: signed, so
+	// that an old bundle cannot take a device back unless it was made to.
+	Downgrade bool `json:"downgrade,omitempty"`
 }
 
 // Payload names the bundle's third entry and how to check it.

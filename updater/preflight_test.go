@@ -14,6 +14,7 @@ func TestColdReasons(t *testing.T) {
 		return &beam.ReleaseFiles{
 			Release:   beam.Release{Name: "a", Version: "2", ERTS: "13.1.5", Apps: []beam.App{{Name: "a", Version: "2"}}},
 			RelupFrom: []string{"1"},
+			Relup:     []byte(`{"2",[{"1",[],[point_of_no_return]}],[{"1",[],[point_of_no_return]}]}.`),
 			Config:    cfg,
 		}
 	}
@@ -29,11 +30,16 @@ func TestColdReasons(t *testing.T) {
 		// template counts.
 		{"relx template same", map[string][32]byte{"vm.args": sum(9), "vm.args.src": sum(1)}, map[string][32]byte{"vm.args.src": sum(1)}, ""},
 		{"relx template changed", map[string][32]byte{"vm.args": sum(9), "vm.args.src": sum(1)}, map[string][32]byte{"vm.args.src": sum(2)}, "vm.args.src changes"},
+		{"relup restarts", nil, nil, "restart_emulator"},
 		{"runtime.exs", map[string][32]byte{"runtime.exs": sum(1)}, map[string][32]byte{"runtime.exs": sum(2)}, "runtime.exs changes"},
 	} {
 		old := rel(c.old)
 		old.Version = "1"
-		got := strings.Join(ColdReasons(old, rel(c.new)), "; ")
+		new := rel(c.new)
+		if c.name == "relup restarts" {
+			new.Relup = []byte(`{"2",[{"1",[],[point_of_no_return,restart_emulator]}],[]}.`)
+		}
+		got := strings.Join(ColdReasons(old, new), "; ")
 		if c.want == "" && got != "" || c.want != "" && !strings.Contains(got, c.want) {
 			t.Errorf("%s: reasons %q, want %q", c.name, got, c.want)
 		}

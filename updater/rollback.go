@@ -2,10 +2,13 @@ package updater
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/beamup/beamup/beam"
+	"github.com/beamup/beamup/plan"
 )
 
 // Rollback goes back to the previous permanent release: by a hot downgrade
@@ -48,21 +51,40 @@ func (u *Updater) Rollback(ctx context.Context) (*Result, error) {
 	if op.NodePid, err = u.node.OSPid(ctx); err != nil {
 		return nil, err
 	}
-	if err := u.enter(op, StepRollingBack); err != nil {
-		return nil, err
+	return u.run(ctx, op, files, plan.Rollback.First())
+}
+
+// rollBack goes back to the release op names, hot or by a reboot, and
+// makes what boots the permanent release.
+func (u *Updater) rollBack(ctx context.Context, op *Operation, prev *beam.ReleaseFiles) error {
+	how, err := "hot downgrade", u.hotDowngradable(op, prev)
+	if err == nil {
+		how, err = u.downgrade(ctx, op, prev.Release)
 	}
-	how, err := u.downgrade(ctx, op, files.Release)
 	if err != nil {
-		u.Log("hot downgrade to %s failed: %v; rebooting on it", op.Version, err)
-		how, err = "reboot", u.rebootOld(ctx, op, files.Release)
+		u.Log("no hot downgrade to %s: %v; rebooting on it", op.Version, err)
+		how, err = "reboot", u.rebootOld(ctx, op, prev.Release)
 	}
 	if err != nil {
-		return result(u.revert(ctx, op, fmt.Errorf("rollback to %s: %w", op.Version, err)))
+		return fmt.Errorf("rollback to %s: %w", op.Version, err)
 	}
-	if err := u.bootPermanent(ctx); err != nil {
-		return result(u.finish(op, Failed, fmt.Sprintf("rolled back to %s, but %v", op.Version, err)))
+	op.Note = how
+	return u.bootPermanent(ctx)
+}
+
+// hotDowngradable says why going from the running release to prev
+// cannot be hot, whatever the relup's downgrade says: the changes only a
+// boot applies (another ERTS, applications added or removed, boot-time
+// configuration, native code).
+func (u *Updater) hotDowngradable(op *Operation, prev *beam.ReleaseFiles) error {
+	cur, err := beam.ReadInstalled(u.cfg.Root, op.Name, op.From)
+	if err != nil {
+		return err
 	}
-	return result(u.finish(op, Committed, fmt.Sprintf("rolled back from %s to %s %s (%s)", op.From, op.Name, op.Version, how)))
+	if reasons := bootReasons(cur, prev); len(reasons) > 0 {
+		return errors.New(strings.Join(reasons, "; "))
+	}
+	return nil
 }
 
 // downgrade installs the old release over the running one, checks it and

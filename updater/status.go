@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/beamup/beamup/beam"
+	"github.com/beamup/beamup/plan"
 )
 
 // Status is the device's status, as beamupd status --json prints it and as
@@ -40,14 +41,6 @@ type LastResult struct {
 	At      time.Time `json:"at"`
 }
 
-// stateOf maps a journaled step to the status state.
-var stateOf = map[Step]string{
-	StepVerified: "verifying", StepCopied: "installing", StepUnpacking: "installing",
-	StepUnpacked: "installing", StepInstalling: "installing", StepChecking: "checking",
-	StepCommitting: "checking", StepReverting: "reverting", StepRollingBack: "installing",
-	StepAgentStaged: "verifying", StepAgentTrying: "checking", StepAgentReplacing: "installing",
-}
-
 // Status reports the journal and, when the node answers, its release.
 // An operation in the journal that no beamupd is running is "failed"
 // until it is resumed.
@@ -72,7 +65,10 @@ func (u *Updater) Status(ctx context.Context) (*Status, error) {
 	}
 	if op := j.Op; op != nil {
 		s.Bundle = op.Bundle
-		s.State = stateOf[op.Step]
+		s.State = "installing"
+		if d, ok := plan.Lookup(op.Step); ok {
+			s.State = d.State
+		}
 		if lock, err := Acquire(u.cfg.StateDir, "status"); err == nil {
 			lock.Release() // nobody is running it: it waits to be resumed
 			s.State = "failed"

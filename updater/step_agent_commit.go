@@ -4,23 +4,21 @@ import (
 	"fmt"
 
 	"github.com/beamup/beamup/agent"
+	"github.com/beamup/beamup/plan"
 )
 
-// resumeAgent ends a self-update that a restart interrupted, or that
-// handed over to this beamupd. Only a beamupd of the new version commits
-// it: any other means the executable was never replaced, and the one
-// that runs stays.
-func (u *Updater) resumeAgent(op *Operation) *Result {
-	if op.Step == StepAgentReplacing && u.cfg.Agent.Version == op.Version {
-		return u.commitAgent(op)
-	}
-	if op.Step == StepAgentReplacing && u.cfg.Agent.Path != "" {
+// discardAgent ends a self-update that did not replace the running
+// beamupd, or whose replacement this beamupd, not of the new version,
+// shows never happened: the new executable is dropped, the one that runs
+// stays.
+func (u *Updater) discardAgent(op *Operation, cause error) *Result {
+	if op.Step == plan.AgentReplacing && u.cfg.Agent.Path != "" {
 		if err := agent.Discard(u.cfg.Agent.Path); err != nil {
 			u.Log("%v", err)
 		}
 	}
-	return u.finish(op, Reverted, fmt.Sprintf("self-update to beamupd %s interrupted at step %s; beamupd %s runs",
-		op.Version, op.Step, u.cfg.Agent.Version))
+	return u.finish(op, Reverted, fmt.Sprintf("self-update to beamupd %s %v; beamupd %s runs",
+		op.Version, cause, u.cfg.Agent.Version))
 }
 
 // commitAgent records a new beamupd that runs.
@@ -37,7 +35,7 @@ func (u *Updater) commitAgent(op *Operation) *Result {
 // its trial has shown that it runs. A daemon that runs from the replaced
 // executable runs the new version after its next restart.
 func (u *Updater) FinishAgent() (*Result, error) {
-	lock, op, err := u.selfUpdateAt(StepAgentReplacing)
+	lock, op, err := u.selfUpdateAt(plan.AgentReplacing)
 	if err != nil {
 		return nil, err
 	}

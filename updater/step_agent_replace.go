@@ -2,6 +2,7 @@ package updater
 
 import (
 	"fmt"
+	"github.com/beamup/beamup/plan"
 
 	"github.com/beamup/beamup/agent"
 )
@@ -10,7 +11,7 @@ import (
 // the new one in its place. Journaled first: after a crash, resumeAgent
 // tells from the version that runs whether the rename happened.
 func (u *Updater) replaceAgent(op *Operation) error {
-	if err := u.enter(op, StepAgentReplacing); err != nil {
+	if err := u.enter(op, plan.AgentReplacing); err != nil {
 		return err
 	}
 	if err := agent.Replace(u.cfg.Agent.Path, u.staged(op), u.previousAgent(), op.SHA256); err != nil {

@@ -2,6 +2,7 @@ package updater
 
 import (
 	"fmt"
+	"github.com/beamup/beamup/plan"
 	"os"
 
 	"github.com/beamup/beamup/agent"
@@ -20,13 +21,13 @@ func (u *Updater) stageAgent(op *Operation) error {
 		return fmt.Errorf("staging the new beamupd: %w", err)
 	}
 	u.Log("verified bundle %.12s: beamupd %s for %s", op.Bundle, op.Version, u.cfg.Agent.Arch)
-	return u.enter(op, StepAgentStaged)
+	return u.enter(op, plan.AgentStaged)
 }
 
 // DropStagedAgent ends a staged self-update without trying it, as
 // rejected for why: nothing outside the state directory had changed.
 func (u *Updater) DropStagedAgent(why string) (*Result, error) {
-	lock, op, err := u.selfUpdateAt(StepAgentStaged)
+	lock, op, err := u.selfUpdateAt(plan.AgentStaged)
 	if err != nil {
 		return nil, err
 	}

@@ -3,6 +3,7 @@ package updater
 import (
 	"context"
 	"fmt"
+	"github.com/beamup/beamup/plan"
 	"path/filepath"
 	"strings"
 )
@@ -19,12 +20,12 @@ import (
 // self-update when it starts (resumeAgent). A new binary that fails every
 // trial is given up and the running one stays: Reverted, with the reason.
 func (u *Updater) TryAgent(ctx context.Context) (handover bool, r *Result, err error) {
-	lock, op, err := u.selfUpdateAt(StepAgentStaged)
+	lock, op, err := u.selfUpdateAt(plan.AgentStaged)
 	if err != nil {
 		return false, nil, err
 	}
 	defer lock.Release()
-	if err := u.enter(op, StepAgentTrying); err != nil {
+	if err := u.enter(op, plan.AgentTrying); err != nil {
 		return false, nil, err
 	}
 	if err := u.tryAgent(ctx, op); err != nil {

@@ -15,9 +15,6 @@ import (
 // processes that still run it: that is what the appup asks for, so commit
 // goes on, and says how many and which.
 func (u *Updater) commit(ctx context.Context, op *Operation) error {
-	if err := u.enter(op, StepCommitting); err != nil {
-		return err
-	}
 	op.Note = u.oldCode(ctx, op)
 	if err := u.node.MakePermanent(ctx, op.Version); err != nil {
 		return fmt.Errorf("making %s permanent: %w", op.Version, err)
@@ -28,6 +25,9 @@ func (u *Updater) commit(ctx context.Context, op *Operation) error {
 // oldCode says what make_permanent will do to the processes that still run
 // old code, as the relup's purge methods decide: "" when there are none.
 func (u *Updater) oldCode(ctx context.Context, op *Operation) string {
+	if op.Mode == "cold" {
+		return "" // a node that booted the release runs no old code
+	}
 	relup := filepath.Join(u.cfg.Root, "releases", op.Version, "relup")
 	data, err := os.ReadFile(relup)
 	if err != nil {

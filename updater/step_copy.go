@@ -16,9 +16,6 @@ import (
 // it: unpack_release reads that file, and tarballs made by mix, rebar3 or
 // systools do not all carry it under that name.
 func (u *Updater) copy(op *Operation, files *beam.ReleaseFiles) error {
-	if err := u.enter(op, StepCopied); err != nil {
-		return err
-	}
 	base := u.releaseBase(op)
 	if err := durable.CopyFile(base+".tar.gz", u.staged(op), 0o644); err != nil {
 		return fmt.Errorf("copying the release: %w", err)
@@ -46,6 +43,9 @@ func (u *Updater) removeCopies(op *Operation) {
 	durable.SyncDir(filepath.Dir(base))
 }
 
+// releasesFile is release_handler's record of the releases on the node.
+func (u *Updater) releasesFile() string { return filepath.Join(u.cfg.Root, "releases", "RELEASES") }
+
 // prepareRELEASES makes sure releases/RELEASES describes the running
 // release with its libraries. Without it (mix releases ship none)
 // release_handler invents an entry without libraries, and an upgrade then
@@ -53,7 +53,7 @@ func (u *Updater) removeCopies(op *Operation) {
 // directories.
 func (u *Updater) prepareRELEASES(ctx context.Context, running beam.ReleaseStatus) error {
 	if len(running.Libs) > 0 {
-		if _, err := os.Stat(filepath.Join(u.cfg.Root, "releases", "RELEASES")); err == nil {
+		if _, err := os.Stat(u.releasesFile()); err == nil {
 			return nil
 		}
 	}

@@ -13,9 +13,6 @@ import (
 // runs the health function until the soak period is over. The node must
 // not restart meanwhile: a restart drops an installed release.
 func (u *Updater) checkHealth(ctx context.Context, op *Operation, rel beam.Release) error {
-	if err := u.enter(op, StepChecking); err != nil {
-		return err
-	}
 	samePid := func(pid string) error {
 		if pid != op.NodePid {
 			return fmt.Errorf("the node restarted (os pid %s, was %s)", pid, op.NodePid)

@@ -18,7 +18,9 @@ func (u *Updater) install(ctx context.Context, op *Operation) error {
 	if op.NodeBoot, err = u.node.Incarnation(ctx); err != nil {
 		return err
 	}
-	if err := u.enter(op, StepInstalling); err != nil {
+	// Journaled before install_release: a revert tells from them whether
+	// the node restarted.
+	if err := u.save(op); err != nil {
 		return err
 	}
 	ictx, cancel := context.WithTimeout(ctx, u.cfg.InstallTimeout)

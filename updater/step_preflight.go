@@ -9,66 +9,139 @@ import (
 	"github.com/beamup/beamup/beam"
 )
 
-// preflight compares the running release with the new one and decides how
-// to upgrade. Changes that must never be hot-upgraded make it refuse a hot
-// upgrade, with the reasons.
+// Decision is what preflight decided, and why.
+type Decision struct {
+	// Path is hot, cold, or back (a signed downgrade to a release still
+	// on the node, which goes back to it as a rollback does).
+	Path string
+	// Reasons lists why the upgrade cannot be hot; empty for hot.
+	Reasons []string
+	// Instructions are the relup's, in order, for a hot upgrade.
+	Instructions []string
+	// leftover: the version is on the node, unpacked by an attempt that
+	// failed and could not clean up.
+	leftover bool
+}
+
+// preflight decides how to upgrade and clears what an earlier attempt
+// left unpacked.
 func (u *Updater) preflight(ctx context.Context, op *Operation, files *beam.ReleaseFiles) error {
-	rels, err := u.node.WhichReleases(ctx)
+	d, err := u.decide(ctx, op, files)
 	if err != nil {
-		return fmt.Errorf("asking the node for its releases: %w", err)
+		return err
 	}
-	running, ok := beam.Current(rels)
-	if !ok {
-		return fmt.Errorf("the node reports no permanent release")
-	}
-	op.From = running.Version
-	if running.Name != op.Name {
-		return reject("bundle is release %q, the node runs %q", op.Name, running.Name)
-	}
-	for _, r := range rels {
-		if r.Version != op.Version {
-			continue
-		}
-		if r.Status != "unpacked" {
-			return reject("%s %s is already on the node (%s); a version number is never reused", op.Name, op.Version, r.Status)
-		}
-		// Left by an attempt that failed and could not clean up: unpacking
-		// again would fail with existing_release.
+	if d.leftover {
+		// unpack_release would fail with existing_release.
 		u.Log("removing %s %s left unpacked by an earlier attempt", op.Name, op.Version)
 		u.removeRelease(ctx, op.Version)
 	}
-	if r, ok := beam.Current(rels); ok && r.Status == "current" {
-		return reject("%s %s is installed but not permanent; commit or roll it back first", r.Name, r.Version)
+	switch d.Path {
+	case "back":
+		u.Log("preflight: %s %s is on the node (old); going back to it", op.Name, op.Version)
+		op.NodePid, err = u.node.OSPid(ctx)
+		return err
+	case "cold":
+		u.Log("preflight: cold upgrade %s -> %s: %s", op.From, op.Version, strings.Join(d.Reasons, "; "))
+	default:
+		u.Log("preflight: hot upgrade %s -> %s", op.From, op.Version)
+	}
+	return nil
+}
+
+// decide compares the running release with the new one and decides the
+// path, changing nothing: op gets From, FromERTS and Mode. Changes that
+// must never be hot-upgraded make it cold, or refused when the manifest
+// asks for hot.
+func (u *Updater) decide(ctx context.Context, op *Operation, files *beam.ReleaseFiles) (*Decision, error) {
+	rels, err := u.node.WhichReleases(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("asking the node for its releases: %w", err)
+	}
+	running, ok := beam.Current(rels)
+	if !ok {
+		return nil, fmt.Errorf("the node reports no permanent release")
+	}
+	op.From = running.Version
+	if running.Name != op.Name {
+		return nil, reject("bundle is release %q, the node runs %q", op.Name, running.Name)
+	}
+	d := &Decision{}
+	for _, r := range rels {
+		switch {
+		case r.Version != op.Version:
+		case r.Status == "old" && op.Downgrade:
+			op.Mode, d.Path = "back", "back"
+			return d, nil
+		case r.Status != "unpacked":
+			return nil, reject("%s %s is already on the node (%s); a version number is never reused", op.Name, op.Version, r.Status)
+		default:
+			d.leftover = true
+		}
+	}
+	if err := u.checkOrder(op, running); err != nil {
+		return nil, err
+	}
+	if running.Status == "current" {
+		return nil, reject("%s %s is installed but not permanent; commit or roll it back first", running.Name, running.Version)
 	}
 	if len(op.UpgradeFrom) > 0 && !slices.Contains(op.UpgradeFrom, running.Version) {
-		return reject("bundle upgrades from %v, the node runs %s", op.UpgradeFrom, running.Version)
+		return nil, reject("bundle upgrades from %v, the node runs %s", op.UpgradeFrom, running.Version)
 	}
 	if err := u.checkHealthFunction(ctx, files); err != nil {
-		return err
+		return nil, err
 	}
 	old, err := beam.ReadInstalled(u.cfg.Root, running.Name, running.Version)
 	if err != nil {
-		return fmt.Errorf("reading the running release: %w", err)
+		return nil, fmt.Errorf("reading the running release: %w", err)
 	}
-	reasons := ColdReasons(old, files)
+	op.FromERTS = old.ERTS
+	d.Reasons = ColdReasons(old, files)
 	switch {
-	case len(reasons) == 0 && op.Mode != "cold":
-		op.Mode = "hot"
-		u.Log("preflight: hot upgrade %s -> %s", running.Version, op.Version)
-		return nil
-	case op.Mode == "hot":
-		return reject("hot upgrade refused: %s", strings.Join(reasons, "; "))
-	default:
-		if len(reasons) == 0 {
-			reasons = []string{"the manifest asks for mode cold"}
+	case len(d.Reasons) == 0 && op.Mode != "cold":
+		op.Mode, d.Path = "hot", "hot"
+		instrs, err := beam.RelupInstructions(files.Relup, old.Version, true)
+		if err != nil {
+			return nil, fmt.Errorf("reading the relup: %w", err)
 		}
-		return reject("needs a cold upgrade (%s); this build performs hot upgrades only", strings.Join(reasons, "; "))
+		for _, in := range instrs {
+			d.Instructions = append(d.Instructions, beam.Format(in))
+		}
+	case op.Mode == "hot":
+		return nil, reject("hot upgrade refused: %s", strings.Join(d.Reasons, "; "))
+	default:
+		if len(d.Reasons) == 0 {
+			d.Reasons = []string{"the manifest asks for mode cold"}
+		}
+		op.Mode, d.Path = "cold", "cold"
 	}
+	return d, nil
 }
 
 // ColdReasons lists why going from old to new cannot be a hot upgrade: the
 // changes OTP's release_handler cannot apply to a running node safely.
 func ColdReasons(old, new *beam.ReleaseFiles) []string {
+	reasons := bootReasons(old, new)
+	if new.RelupFrom == nil {
+		reasons = append(reasons, "the release has no relup")
+	} else if !slices.Contains(new.RelupFrom, old.Version) {
+		reasons = append(reasons, fmt.Sprintf("the relup has no upgrade from %s (only %v)", old.Version, new.RelupFrom))
+	} else if instrs, err := beam.RelupInstructions(new.Relup, old.Version, true); err != nil {
+		reasons = append(reasons, fmt.Sprintf("the relup cannot be read: %v", err))
+	} else {
+		// release_handler performs these only through heart.
+		for _, in := range instrs {
+			if a, ok := in.(beam.Atom); ok && (a == "restart_emulator" || a == "restart_new_emulator") {
+				reasons = append(reasons, "the relup restarts the emulator ("+string(a)+")")
+			}
+		}
+	}
+	return reasons
+}
+
+// bootReasons lists the changes between two releases that only a boot
+// applies, whichever way the relup goes: a hot downgrade across them is
+// as unsafe as a hot upgrade.
+func bootReasons(old, new *beam.ReleaseFiles) []string {
 	var reasons []string
 	if old.ERTS != new.ERTS {
 		reasons = append(reasons, fmt.Sprintf("ERTS changes from %s to %s", old.ERTS, new.ERTS))
@@ -89,11 +162,6 @@ func ColdReasons(old, new *beam.ReleaseFiles) []string {
 	}
 	if len(removed) > 0 {
 		reasons = append(reasons, "applications removed: "+strings.Join(removed, ", "))
-	}
-	if new.RelupFrom == nil {
-		reasons = append(reasons, "the release has no relup")
-	} else if !slices.Contains(new.RelupFrom, old.Version) {
-		reasons = append(reasons, fmt.Sprintf("the relup has no upgrade from %s (only %v)", old.Version, new.RelupFrom))
 	}
 	// sys.config is applied by install_release (config_change/3); these
 	// are read only when the emulator starts.
@@ -143,4 +211,21 @@ func (u *Updater) checkHealthFunction(ctx context.Context, files *beam.ReleaseFi
 		}
 	}
 	return reject("[health] function %s:%s/0 is exported neither on the node nor by %s %s%s", m, f, files.Name, files.Version, hint)
+}
+
+// checkOrder refuses a release older than the permanent one unless its
+// bundle was signed as a downgrade: the cold path can boot any version,
+// and an old signed bundle must not take a device back by itself.
+func (u *Updater) checkOrder(op *Operation, running beam.ReleaseStatus) error {
+	isOlder, err := older(op.Version, running.Version)
+	switch {
+	case err != nil:
+		u.Log("preflight: %v; not checked for a downgrade", err)
+	case isOlder && !op.Downgrade:
+		return reject("%s %s is older than the permanent %s; a downgrade must be signed as one (beamup bundle --downgrade)",
+			op.Name, op.Version, running.Version)
+	case isOlder:
+		u.Log("preflight: a downgrade from %s to %s, signed as one", running.Version, op.Version)
+	}
+	return nil
 }

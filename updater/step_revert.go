@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/beamup/beamup/plan"
 	"time"
 
 	"github.com/beamup/beamup/beam"
@@ -28,12 +29,18 @@ func (u *Updater) revert(ctx context.Context, op *Operation, cause error) *Resul
 	defer cancel()
 	detected := time.Now()
 	op.Reason = cause.Error()
-	installing := op.Step == StepInstalling
-	if err := u.enter(op, StepReverting); err != nil {
+	installing := op.Step == plan.Installing
+	if err := u.enter(op, plan.Reverting); err != nil {
 		u.Log("journal: %v", err)
 	}
 	var perm beam.ReleaseStatus
 	var err error
+	if op.Mode == "cold" && op.FromERTS != "" {
+		// The boot may still point at the release that failed.
+		if err := u.bootBack(op); err != nil {
+			u.Log("revert: %v", err)
+		}
+	}
 	if restarted, ok := u.selfRestarted(ctx, op, installing); ok {
 		// OTP restarted the node itself after a failed install_release: a
 		// stop sent meanwhile would be lost, and a second restart gains

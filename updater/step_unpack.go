@@ -18,11 +18,14 @@ func (u *Updater) unpack(ctx context.Context, op *Operation) error {
 	if err := u.prepareRELEASES(ctx, running); err != nil {
 		return err
 	}
-	if err := u.enter(op, StepUnpacking); err != nil {
-		return err
-	}
 	if _, err := u.node.UnpackRelease(ctx, op.Name+"-"+op.Version); err != nil {
 		return fmt.Errorf("unpacking: %w", err)
+	}
+	u.Log("unpacked %s %s", op.Name, op.Version)
+	if op.Mode == "cold" {
+		// check_install_release reads the relup, which a cold upgrade
+		// does not use and may not have.
+		return nil
 	}
 	from, err := u.node.CheckInstallRelease(ctx, op.Version)
 	if err != nil {
@@ -31,6 +34,5 @@ func (u *Updater) unpack(ctx context.Context, op *Operation) error {
 	if from != op.From {
 		return fmt.Errorf("checking the install: it would upgrade from %s, the node runs %s", from, op.From)
 	}
-	u.Log("unpacked %s %s", op.Name, op.Version)
-	return u.enter(op, StepUnpacked)
+	return nil
 }

@@ -48,6 +48,7 @@ func (u *Updater) verify(ctx context.Context, in io.Reader) (*Operation, *beam.R
 			SecurityVersion: m.SecurityVersion, SHA256: m.Payload.SHA256, Mode: m.Mode(), Started: time.Now().UTC()}
 		if m.Upgrade != nil {
 			op.UpgradeFrom = m.Upgrade.From
+			op.Downgrade = m.Upgrade.Downgrade
 		}
 	}
 	if verr != nil {
@@ -73,7 +74,7 @@ func (u *Updater) verify(ctx context.Context, in io.Reader) (*Operation, *beam.R
 		return op, nil, reject("payload holds release %s %s, manifest says %s %s", files.Name, files.Version, op.Name, op.Version)
 	}
 	u.Log("verified bundle %.12s: %s %s", op.Bundle, op.Name, op.Version)
-	return op, files, u.enter(op, StepVerified)
+	return op, files, nil
 }
 
 // stagingWriter remembers a failed write, which is the device's

@@ -8,6 +8,7 @@ package updater
 import (
 	"context"
 	"fmt"
+	"github.com/beamup/beamup/plan"
 	"os"
 	"path/filepath"
 	"time"
@@ -26,6 +27,7 @@ type Node interface {
 	InstallRelease(ctx context.Context, vsn string, opts beam.InstallOptions) (string, error)
 	MakePermanent(ctx context.Context, vsn string) error
 	RemoveRelease(ctx context.Context, vsn string) error
+	MarkBootOnce(ctx context.Context, root, vsn string) error
 	SetRemoved(ctx context.Context, vsn string) error
 	CreateRELEASES(ctx context.Context, root, relFile string) error
 	OSPid(ctx context.Context) (string, error)
@@ -117,18 +119,23 @@ func (u *Updater) stagingDir() string { return filepath.Join(u.cfg.StateDir, "st
 // enter journals that op is about to take step. The journal is written
 // before the step acts, so that after a crash resume knows what may have
 // happened.
-func (u *Updater) enter(op *Operation, step Step) error {
+func (u *Updater) enter(op *Operation, step plan.Step) error {
 	op.Step = step
+	if err := u.save(op); err != nil {
+		return err
+	}
+	failpoint.Hit(string(step))
+	return nil
+}
+
+// save journals op as it is, durably.
+func (u *Updater) save(op *Operation) error {
 	j, err := u.journal.Load()
 	if err != nil {
 		return err
 	}
 	j.Op = op
-	if err := u.journal.Save(j); err != nil {
-		return err
-	}
-	failpoint.Hit(string(step))
-	return nil
+	return u.journal.Save(j)
 }
 
 // finish ends op with an outcome and records it as the last result.

@@ -28,6 +28,7 @@ func bundleCommand(stdout io.Writer) *ffcli.Command {
 		arch       = fs.String("arch", "", "agent arch: amd64, arm64, armv7, ...")
 		secVersion = fs.Int("security-version", 0, "anti-rollback security version")
 		mode       = fs.String("mode", "auto", "upgrade mode: auto, hot or cold")
+		downgrade  = fs.Bool("downgrade", false, "the release may replace a newer one (signed into the manifest)")
 		chunk      = fs.Int64("chunk-size", updater.DefaultChunkSize, "payload chunk size in bytes")
 		out        = fs.String("o", "", "output bundle file")
 		compatible stringList
@@ -37,7 +38,7 @@ func bundleCommand(stdout io.Writer) *ffcli.Command {
 	fs.Var(&from, "from", "version the release upgrades from (repeat; none = any)")
 	return &ffcli.Command{
 		Name: "bundle",
-		ShortUsage: "beamup bundle --key KEY --release REL.tar.gz [--security-version N] [--compatible B]... [--mode auto|hot|cold] [--from VSN]... -o OUT\n" +
+		ShortUsage: "beamup bundle --key KEY --release REL.tar.gz [--security-version N] [--compatible B]... [--mode auto|hot|cold] [--from VSN]... [--downgrade] -o OUT\n" +
 			"       beamup bundle --key KEY --agent BINARY --version V --arch ARCH [--security-version N] -o OUT",
 		ShortHelp: "make a signed bundle of a release or of beamupd",
 		FlagSet:   fs,
@@ -67,7 +68,7 @@ func bundleCommand(stdout io.Writer) *ffcli.Command {
 					return fmt.Errorf("%s: %w", *release, err)
 				}
 				m.Kind, m.Name, m.Version = updater.KindRelease, files.Name, files.Version
-				m.Upgrade = &updater.Upgrade{From: from, Mode: *mode}
+				m.Upgrade = &updater.Upgrade{From: from, Mode: *mode, Downgrade: *downgrade}
 				if m.Upgrade.From == nil {
 					m.Upgrade.From = []string{}
 				}

@@ -26,18 +26,19 @@ var (
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	root := &ffcli.Command{
 		Name:       "beamupd",
-		ShortUsage: "beamupd <run|install|status|rollback|version> [flags]",
+		ShortUsage: "beamupd <run|install|plan|status|rollback|version> [flags]",
 		ShortHelp:  "keeps the local BEAM node's release up to date",
 		FlagSet:    flag.NewFlagSet("beamupd", flag.ContinueOnError),
 		Subcommands: []*ffcli.Command{
 			runCommand(stdout, stderr),
 			installCommand(stdout, stderr),
+			planCommand(stdout, stderr),
 			statusCommand(stdout, stderr),
 			rollbackCommand(stdout, stderr),
 			versionCommand(stdout),
 		},
 		Exec: func(context.Context, []string) error {
-			return cli.Usage("missing command: run, install, status, rollback or version")
+			return cli.Usage("missing command: run, install, plan, status, rollback or version")
 		},
 	}
 	root.FlagSet.SetOutput(stderr)

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/beamup/beamup/internal/brokertest"
+	"github.com/beamup/beamup/plan"
 	"github.com/beamup/beamup/updater"
 )
 
@@ -149,7 +150,7 @@ func (a *agentDevice) install(bundle string) (int, string) {
 }
 
 // step is the journaled step, or "" when none is under way.
-func (a *agentDevice) step() updater.Step {
+func (a *agentDevice) step() plan.Step {
 	var j updater.Journal
 	data, _ := os.ReadFile(filepath.Join(a.stateDir, "journal.json"))
 	if json.Unmarshal(data, &j) != nil || j.Op == nil {
@@ -317,7 +318,7 @@ func TestSelfUpdateKilledAtEachStep(t *testing.T) {
 	a.sup = a.supervise(a.exe)
 	a.waitAgent(func(s updater.Status) bool { return s.AgentVersion == "1.0.0" && s.State != "offline" })
 	publishBundle(t, a.broker, agentBundle(t, "2.0.0", ""), "--device", a.id)
-	waitFor(t, 60*time.Second, "the trial", func() bool { return a.step() == updater.StepAgentTrying })
+	waitFor(t, 60*time.Second, "the trial", func() bool { return a.step() == plan.AgentTrying })
 	// Only this device's trial: other tests run their own beamupd 2.0.0.
 	trials := func() bool {
 		out, _ := exec.Command("pgrep", "-f", a.stateDir+"/staging").Output()

@@ -21,6 +21,7 @@ import (
 	"github.com/beamup/beamup/beam"
 	"github.com/beamup/beamup/internal/bundletest"
 	"github.com/beamup/beamup/internal/otptest"
+	"github.com/beamup/beamup/plan"
 	"github.com/beamup/beamup/updater"
 )
 
@@ -67,15 +68,22 @@ func signed(t *testing.T, vsn string, extra ...string) string {
 // the test key by the real beamup command.
 func signedOf(t *testing.T, f *otptest.Flavor, vsn string, extra ...string) string {
 	t.Helper()
+	return signTarball(t, f.Tarball(t, vsn), extra...)
+}
+
+// signTarball returns a bundle of a release tarball, signed with the test
+// key by the real beamup command.
+func signTarball(t *testing.T, tarball string, extra ...string) string {
+	t.Helper()
 	_, beamup := bins(t)
 	keyOnce.Do(func() {
 		keyDir, _ = os.MkdirTemp("", "beamup-keys-")
 		run(t, beamup, "keygen", "-o", filepath.Join(keyDir, "release"))
 		run(t, beamup, "keygen", "-o", filepath.Join(keyDir, "other"))
 	})
-	out := filepath.Join(t.TempDir(), f.Release+"-"+vsn+".bundle")
+	out := filepath.Join(t.TempDir(), strings.TrimSuffix(filepath.Base(tarball), ".tar.gz")+".bundle")
 	args := append([]string{"bundle", "--key", filepath.Join(keyDir, "release.key"),
-		"--release", f.Tarball(t, vsn), "-o", out}, extra...)
+		"--release", tarball, "-o", out}, extra...)
 	run(t, beamup, args...)
 	return out
 }
@@ -369,7 +377,7 @@ func TestHealthFailureDuringSoakReverts(t *testing.T) {
 }
 
 // waitStep waits until the journal shows the operation at step.
-func (d *device) waitStep(step updater.Step) {
+func (d *device) waitStep(step plan.Step) {
 	d.t.Helper()
 	deadline := time.Now().Add(60 * time.Second)
 	for time.Now().Before(deadline) {
@@ -395,7 +403,7 @@ func TestNodeKilledDuringInstall(t *testing.T) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	d.waitStep(updater.StepChecking)
+	d.waitStep(plan.Checking)
 	d.Kill(t)
 	err := cmd.Wait()
 	if exitCode(err) != 11 {
@@ -416,8 +424,8 @@ func TestNodeKilledDuringInstall(t *testing.T) {
 // the operation from the journal, and the device runs the release it ran.
 func TestBeamupdKilledAndResumed(t *testing.T) {
 	t.Parallel()
-	for _, step := range []updater.Step{updater.StepVerified, updater.StepCopied, updater.StepUnpacking,
-		updater.StepUnpacked, updater.StepInstalling, updater.StepChecking, updater.StepCommitting} {
+	for _, step := range []plan.Step{plan.Verified, plan.Copying, plan.Unpacking,
+		plan.Installing, plan.Checking, plan.Committing} {
 		t.Run(string(step), func(t *testing.T) {
 			t.Parallel()
 			d := newDevice(t, "1.0.0", deviceOpts{soak: "1s"})
@@ -558,7 +566,7 @@ func TestBusyAndBadConfig(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer func() { cmd.Process.Kill(); cmd.Wait() }()
-	d.waitStep(updater.StepChecking)
+	d.waitStep(plan.Checking)
 	code, out := d.beamupd("rollback")
 	if code != 2 || !strings.Contains(out, "busy: install") {
 		t.Errorf("rollback during an install: exit %d, want 2 and busy\n%s", code, out)

@@ -9,7 +9,9 @@ import (
 // Mix is the Elixir sample of testdata/mix, built by testdata/mix/build.sh
 // with Debian's elixir: `MIX_ENV=prod mix release` with include_erts and
 // the :tar step, config/runtime.exs, consolidated protocols, and for 1.1.0
-// a hand-written appup and a relup made by systools:make_relup. It installs
+// a hand-written appup and a relup made by systools:make_relup. 1.2.0 has
+// neither, a plain release that installs only by restarting the node onto
+// it (Meter.describe/0 says "v3 ...", Meter.unit/0 is new). It installs
 // with testdata/target/install-mix.sh and boots through mix's own
 // bin/meter.
 var Mix = &Flavor{

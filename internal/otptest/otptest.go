@@ -72,7 +72,11 @@ type flavorBuild struct {
 
 // Gauge is the sample application of testdata/gauge, built by
 // testdata/build-releases.escript with systools, its .rel files named
-// after the release (gauge.rel).
+// after the release (gauge.rel). 1.0.0 to 1.2.0 upgrade hot (1.2.0's
+// code_change crashes on purpose); 1.3.0's relup from and to 1.2.0 is
+// restart_emulator alone, a cold upgrade; 2.0.0 adds the OTP application
+// runtime_tools to the release, and its sys.config can make it fail to
+// boot ({gauge, [{boot, crash}]}) or fail its health check ({health, fail}).
 var Gauge = &Flavor{
 	Release:  "gauge",
 	Tool:     "systools",

@@ -1,11 +1,13 @@
 #!/bin/sh
 # build.sh OUT
 #
-# Builds the sample Elixir release "meter" in both versions with Debian's
+# Builds the sample Elixir release "meter" in every version with Debian's
 # elixir and `MIX_ENV=prod mix release` (include_erts, the :tar step), the
-# way a user of mix builds one: OUT/meter-1.0.0.tar.gz and
-# OUT/meter-1.1.0.tar.gz. 1.1.0's release step (mix.exs) adds the appup
-# written by hand and a relup from 1.0.0 made by systools:make_relup.
+# way a user of mix builds one: OUT/meter-1.0.0.tar.gz,
+# OUT/meter-1.1.0.tar.gz and OUT/meter-1.2.0.tar.gz. 1.1.0's release step
+# (mix.exs) adds the appup written by hand and a relup from 1.0.0 made by
+# systools:make_relup. 1.2.0 is a plain release with neither appup nor
+# relup, as most mix users ship: it installs by restarting the node.
 #
 # It builds in a temporary copy of the sources (never in testdata), with
 # HOME, MIX_HOME and the rest in temporary directories, offline: the
@@ -40,22 +42,37 @@ release() {
 }
 
 # check VSN PATTERN...: the tarball of VSN has an entry matching each pattern.
+# A pattern that starts with ! must match no entry.
 check() {
 	vsn=$1
 	shift
 	tar tzf "$out/meter-$vsn.tar.gz" >"$tmp/list"
 	for p in "$@"; do
-		grep -q "^\(\./\)\{0,1\}$p" "$tmp/list" || {
-			echo "build.sh: meter-$vsn.tar.gz has no $p" >&2
-			exit 1
-		}
+		case $p in
+		!*)
+			! grep -q "^\(\./\)\{0,1\}${p#!}" "$tmp/list" || {
+				echo "build.sh: meter-$vsn.tar.gz has ${p#!}" >&2
+				exit 1
+			}
+			;;
+		*)
+			grep -q "^\(\./\)\{0,1\}$p" "$tmp/list" || {
+				echo "build.sh: meter-$vsn.tar.gz has no $p" >&2
+				exit 1
+			}
+			;;
+		esac
 	done
 }
 
 release 1.0.0
 METER_UPGRADE_FROM="$tmp/1.0.0/_build/prod/rel/meter" release 1.1.0
+release 1.2.0
 check 1.0.0 releases/1.0.0/meter.rel erts-[0-9.]*/bin/beam.smp releases/1.0.0/consolidated/Elixir.String.Chars.beam \
 	releases/1.0.0/runtime.exs lib/meter-1.0.0/ebin/meter.app
 check 1.1.0 releases/1.1.0/meter.rel erts-[0-9.]*/bin/beam.smp releases/1.1.0/consolidated/Elixir.String.Chars.beam \
 	releases/1.1.0/runtime.exs releases/1.1.0/relup lib/meter-1.1.0/ebin/meter.appup \
 	lib/meter-1.1.0/ebin/Elixir.String.Chars.Meter.Reading.beam
+check 1.2.0 releases/1.2.0/meter.rel erts-[0-9.]*/bin/beam.smp releases/1.2.0/consolidated/Elixir.String.Chars.beam \
+	releases/1.2.0/runtime.exs lib/meter-1.2.0/ebin/meter.app lib/meter-1.2.0/ebin/Elixir.String.Chars.Meter.Reading.beam \
+	'!releases/1.2.0/relup' '!lib/meter-1.2.0/ebin/meter.appup'

@@ -27,6 +27,8 @@ RELEASE_COOKIE=$(cat "$COOKIE_FILE")
 RELEASE_DISTRIBUTION=name
 export RELEASE_NODE RELEASE_COOKIE RELEASE_DISTRIBUTION ERL_EPMD_PORT METER_SITE
 pidfile=$root/tmp/node.pid
+# A node that fails to boot writes its crash dump inside the target.
+export ERL_CRASH_DUMP="$root/log/erl_crash.dump"
 log=$root/log/node.log
 
 # running: the pid is alive and not a zombie (a killed node whose parent

@@ -12,6 +12,8 @@ cmd=$2
 . "$root/node.env"
 export ERL_EPMD_PORT
 pidfile=$root/tmp/node.pid
+# A node that fails to boot writes its crash dump inside the target.
+export ERL_CRASH_DUMP="$root/log/erl_crash.dump"
 
 # running: the pid is alive and not a zombie (a killed node whose parent
 # has not reaped it yet still answers kill -0).

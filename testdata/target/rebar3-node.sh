@@ -27,6 +27,8 @@ export RUNNER_LOG_DIR="$root/log"
 # Every remote call bin/tally makes (erl_call) gives up after this long.
 export RELX_RPC_TIMEOUT=10
 pidfile=$root/tmp/node.pid
+# A node that fails to boot writes its crash dump inside the target.
+export ERL_CRASH_DUMP="$root/log/erl_crash.dump"
 log=$root/log/node.log
 tally=$root/bin/tally
 mkdir -p "$root/tmp" "$root/log"

@@ -1,0 +1,194 @@
+package updater
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/beamup/beamup/beam"
+	"github.com/beamup/beamup/plan"
+)
+
+// run drives op through its plan (package plan) from the action a: each
+// step is journaled before it acts, then performed; plan.Next decides what
+// follows and, when a step fails, the way back. The plan is looked up at
+// every step because preflight, the first one, chooses the path.
+//
+// The error, nil when the operation committed, carries the outcome and
+// the step's own error, so that callers classify it by type.
+func (u *Updater) run(ctx context.Context, op *Operation, files *beam.ReleaseFiles, a plan.Action) (*Result, error) {
+	var err error
+	for a.Kind == plan.Do {
+		err = u.enter(op, a.Step)
+		if err == nil {
+			err = u.act(ctx, op, files, a.Step)
+		}
+		a = plan.Of(op.Kind, op.Mode).Next(a.Step, err != nil)
+	}
+	if a.Kind == plan.Finish {
+		return u.finish(op, Committed, done(op)), nil
+	}
+	r := u.back(ctx, op, a.Kind, err)
+	return r, &Error{Outcome: r.Outcome, Err: &reasonError{r.Reason, err}}
+}
+
+// reasonError is an operation's reason, as its result says it, wrapping
+// the error of the step that failed.
+type reasonError struct {
+	reason string
+	cause  error
+}
+
+func (e *reasonError) Error() string { return e.reason }
+func (e *reasonError) Unwrap() error { return e.cause }
+
+// act performs one step; the step is journaled already.
+func (u *Updater) act(ctx context.Context, op *Operation, files *beam.ReleaseFiles, step plan.Step) error {
+	switch step {
+	case plan.Verified:
+		return u.preflight(ctx, op, files)
+	case plan.Copying:
+		return u.copy(op, files)
+	case plan.Unpacking:
+		return u.unpack(ctx, op)
+	case plan.Installing:
+		return u.install(ctx, op)
+	case plan.Booting:
+		return u.bootOnce(ctx, op, files)
+	case plan.Rebooting:
+		return u.reboot(ctx, op)
+	case plan.Checking:
+		return u.checkHealth(ctx, op, files.Release)
+	case plan.Committing:
+		return u.commit(ctx, op)
+	case plan.RollingBack:
+		return u.rollBack(ctx, op, files)
+	}
+	return fmt.Errorf("step %s is not performed by this beamupd", step)
+}
+
+// back takes the way back that the plan chose after cause.
+func (u *Updater) back(ctx context.Context, op *Operation, k plan.Kind, cause error) *Result {
+	switch k {
+	case plan.Discard:
+		if op.Kind == KindSelfUpdate {
+			return u.discardAgent(op, cause)
+		}
+		return u.discard(op, cause)
+	case plan.Undo:
+		return u.undo(ctx, op, cause)
+	case plan.GiveUp:
+		return u.finish(op, Failed, fmt.Sprintf("gave up %s of %s %s after %d interrupted attempts at step %s",
+			op.Kind, op.Name, op.Version, op.Resumes-1, op.Step))
+	}
+	return u.revert(ctx, op, cause)
+}
+
+// discard ends an operation that changed nothing outside the state
+// directory: a bundle refused (Rejected), or the node unreachable or
+// misbehaving before a thing was touched (Failed: it needs a look, but
+// nothing was lost).
+func (u *Updater) discard(op *Operation, err error) *Result {
+	outcome := OutcomeOf(err)
+	reason := unwrapOutcome(err)
+	var intr *interrupted
+	switch {
+	case errors.As(err, &intr):
+		// Nothing to look at: it stopped, and nothing had changed.
+		outcome = Reverted
+		reason += "; nothing was changed"
+	case outcome != Rejected:
+		outcome = Failed
+		reason += "; nothing was changed"
+	}
+	r := u.finish(op, outcome, reason)
+	u.Log("%s: %s", outcome, r.Reason)
+	return r
+}
+
+// done is the reason an operation that committed gives.
+func done(op *Operation) string {
+	var s string
+	switch {
+	case op.Kind == KindRollback, op.Mode == "back":
+		s = fmt.Sprintf("rolled back from %s to %s %s (%s)", op.From, op.Name, op.Version, op.Note)
+		return s
+	default:
+		s = fmt.Sprintf("%s %s is permanent (%s upgrade from %s)", op.Name, op.Version, op.Mode, op.From)
+	}
+	if op.Note != "" {
+		s += "; " + op.Note
+	}
+	return s
+}
+
+// resume finishes an operation that a beamupd which crashed or lost power
+// left in the journal: plan.Resume decides from the journaled step and
+// what the node and this beamupd report. It returns nil when there was
+// nothing to resume.
+func (u *Updater) resume(ctx context.Context) (*Result, error) {
+	j, err := u.journal.Load()
+	if err != nil {
+		return nil, err
+	}
+	op := j.Op
+	if op == nil {
+		return nil, nil
+	}
+	op.Resumes++
+	if err := u.save(op); err != nil {
+		return nil, err
+	}
+	facts := plan.Facts{Agent: u.cfg.Agent.Version}
+	if d, ok := plan.Lookup(op.Step); ok && d.AsksNode() {
+		if rels, err := u.node.WhichReleases(ctx); err == nil {
+			perm, _ := beam.Permanent(rels)
+			facts.Permanent = perm.Version
+		}
+	}
+	a := plan.Resume(op.Step, op.Version, op.Resumes, facts)
+	if op.Kind != KindSelfUpdate {
+		u.Log("resuming %s of %s %s interrupted at step %s: %s", op.Kind, op.Name, op.Version, op.Step, a.Kind)
+	}
+	cause := &interrupted{op.Step, op.Reason}
+	if a.Kind != plan.Finish {
+		return u.back(ctx, op, a.Kind, cause), nil
+	}
+	switch op.Kind {
+	case KindSelfUpdate:
+		return u.commitAgent(op), nil
+	case KindInstall:
+		err = u.committed(ctx, op)
+	default:
+		err = u.bootPermanent(ctx)
+	}
+	if err != nil {
+		return u.finish(op, Failed, err.Error()), nil
+	}
+	return u.finish(op, Committed, fmt.Sprintf("%s %s is permanent (finished after a restart of beamupd)", op.Name, op.Version)), nil
+}
+
+// interrupted is the cause of a resumed operation's end: the step a crash
+// interrupted, or the failure it was going back from.
+type interrupted struct {
+	step   plan.Step
+	reason string
+}
+
+func (e *interrupted) Error() string {
+	if e.reason != "" {
+		return e.reason
+	}
+	return "interrupted at step " + string(e.step)
+}
+
+// Resume finishes an interrupted operation, if there is one, and returns
+// how it ended.
+func (u *Updater) Resume(ctx context.Context) (*Result, error) {
+	lock, err := Acquire(u.cfg.StateDir, "resume")
+	if err != nil {
+		return nil, err
+	}
+	defer lock.Release()
+	return u.resume(ctx)
+}
