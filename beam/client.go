@@ -8,6 +8,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/beamup/beamup/otprel"
 	"os"
 	"slices"
 	"strings"
@@ -183,7 +184,7 @@ func (c *Client) Call(ctx context.Context, mod, fun string, args ...etf.Term) (e
 				if reason := fmt.Sprint(t[1]); reason == "nodedown" {
 					return nil, fmt.Errorf("%s:%s on %s: %w", mod, fun, c.opts.Node, ErrNodeDown)
 				}
-				return nil, fmt.Errorf("%s:%s on %s: badrpc: %s", mod, fun, c.opts.Node, Format(t[1]))
+				return nil, fmt.Errorf("%s:%s on %s: badrpc: %s", mod, fun, c.opts.Node, otprel.Format(t[1]))
 			}
 			return r.term, nil
 		case <-poll.C:

@@ -3,6 +3,7 @@ package beam
 import (
 	"context"
 	"fmt"
+	"github.com/beamup/beamup/otprel"
 
 	"github.com/ergo-services/ergo/etf"
 )
@@ -71,5 +72,5 @@ func (c *Client) ApplyRuntimeConfig(ctx context.Context, root, vsn string) (bool
 	case etf.Atom("none"):
 		return false, nil
 	}
-	return true, fmt.Errorf("applying the runtime configuration of %s: config_change: %s", vsn, Format(t))
+	return true, fmt.Errorf("applying the runtime configuration of %s: config_change: %s", vsn, otprel.Format(t))
 }

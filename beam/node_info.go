@@ -3,6 +3,7 @@ package beam
 import (
 	"context"
 	"fmt"
+	"github.com/beamup/beamup/otprel"
 	"maps"
 	"slices"
 
@@ -15,9 +16,9 @@ func (c *Client) RootDir(ctx context.Context) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	s, ok := String(t)
+	s, ok := otprel.String(t)
 	if !ok {
-		return "", fmt.Errorf("code:root_dir: %s", Format(t))
+		return "", fmt.Errorf("code:root_dir: %s", otprel.Format(t))
 	}
 	return s, nil
 }
@@ -30,9 +31,9 @@ func (c *Client) OSPid(ctx context.Context) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	s, ok := String(t)
+	s, ok := otprel.String(t)
 	if !ok {
-		return "", fmt.Errorf("os:getpid: %s", Format(t))
+		return "", fmt.Errorf("os:getpid: %s", otprel.Format(t))
 	}
 	return s, nil
 }
@@ -46,9 +47,9 @@ func (c *Client) Incarnation(ctx context.Context) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	s, ok := String(t)
+	s, ok := otprel.String(t)
 	if !ok {
-		return "", fmt.Errorf("incarnation: %s", Format(t))
+		return "", fmt.Errorf("incarnation: %s", otprel.Format(t))
 	}
 	return s, nil
 }
@@ -66,24 +67,24 @@ func (c *Client) Booted(ctx context.Context) (bool, error) {
 }
 
 // StartedApps returns application:which_applications().
-func (c *Client) StartedApps(ctx context.Context) ([]App, error) {
+func (c *Client) StartedApps(ctx context.Context) ([]otprel.App, error) {
 	t, err := c.Call(ctx, "application", "which_applications")
 	if err != nil {
 		return nil, err
 	}
 	list, ok := t.(etf.List)
 	if !ok {
-		return nil, fmt.Errorf("which_applications: %s", Format(t))
+		return nil, fmt.Errorf("which_applications: %s", otprel.Format(t))
 	}
-	var apps []App
+	var apps []otprel.App
 	for _, e := range list {
 		r, ok := e.(etf.Tuple)
 		if !ok || len(r) != 3 {
 			continue
 		}
-		name, _ := String(r[0])
-		vsn, _ := String(r[2])
-		apps = append(apps, App{Name: name, Version: vsn})
+		name, _ := otprel.String(r[0])
+		vsn, _ := otprel.String(r[2])
+		apps = append(apps, otprel.App{Name: name, Version: vsn})
 	}
 	return apps, nil
 }
@@ -104,13 +105,13 @@ func (c *Client) EvalWith(ctx context.Context, src string, bindings map[string]e
 	}
 	r, ok := t.(etf.Tuple)
 	if !ok || len(r) != 3 || r[0] != etf.Atom("ok") {
-		return nil, fmt.Errorf("scanning %q: %s", src, Format(t))
+		return nil, fmt.Errorf("scanning %q: %s", src, otprel.Format(t))
 	}
 	if t, err = c.Call(ctx, "erl_parse", "parse_exprs", r[1]); err != nil {
 		return nil, err
 	}
 	if r, ok = t.(etf.Tuple); !ok || len(r) != 2 || r[0] != etf.Atom("ok") {
-		return nil, fmt.Errorf("parsing %q: %s", src, Format(t))
+		return nil, fmt.Errorf("parsing %q: %s", src, otprel.Format(t))
 	}
 	// erl_eval takes bindings as an orddict: sorted by name.
 	b := etf.List{}
@@ -121,7 +122,7 @@ func (c *Client) EvalWith(ctx context.Context, src string, bindings map[string]e
 		return nil, err
 	}
 	if r, ok = t.(etf.Tuple); !ok || len(r) != 3 || r[0] != etf.Atom("value") {
-		return nil, fmt.Errorf("evaluating %q: %s", src, Format(t))
+		return nil, fmt.Errorf("evaluating %q: %s", src, otprel.Format(t))
 	}
 	return r[1], nil
 }
@@ -157,10 +158,10 @@ func (c *Client) OldCodeProcesses(ctx context.Context, mods []string, max int) (
 	}
 	r, ok := t.(etf.Tuple)
 	if !ok || len(r) != 3 {
-		return OldCode{}, fmt.Errorf("old code check: %s", Format(t))
+		return OldCode{}, fmt.Errorf("old code check: %s", otprel.Format(t))
 	}
 	var oc OldCode
-	oc.Count, _ = Int(r[0])
+	oc.Count, _ = otprel.Int(r[0])
 	oc.Modules, oc.Named = stringList(r[1]), stringList(r[2])
 	return oc, nil
 }
@@ -169,7 +170,7 @@ func stringList(t etf.Term) []string {
 	var out []string
 	if l, ok := t.(etf.List); ok {
 		for _, e := range l {
-			s, _ := String(e)
+			s, _ := otprel.String(e)
 			out = append(out, s)
 		}
 	}
@@ -197,7 +198,7 @@ func (c *Client) CallHealth(ctx context.Context, mod, fun string) error {
 		return err
 	}
 	if t != etf.Atom("ok") {
-		return fmt.Errorf("%s:%s() returned %s", mod, fun, Format(t))
+		return fmt.Errorf("%s:%s() returned %s", mod, fun, otprel.Format(t))
 	}
 	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/beamup/beamup/otprel"
 	"path/filepath"
 	"time"
 
@@ -27,20 +28,20 @@ func (c *Client) WhichReleases(ctx context.Context) ([]ReleaseStatus, error) {
 	}
 	list, ok := t.(etf.List)
 	if !ok {
-		return nil, fmt.Errorf("which_releases: unexpected answer %s", Format(t))
+		return nil, fmt.Errorf("which_releases: unexpected answer %s", otprel.Format(t))
 	}
 	var out []ReleaseStatus
 	for _, e := range list {
 		r, ok := e.(etf.Tuple)
 		if !ok || len(r) != 4 {
-			return nil, fmt.Errorf("which_releases: unexpected entry %s", Format(e))
+			return nil, fmt.Errorf("which_releases: unexpected entry %s", otprel.Format(e))
 		}
 		var rs ReleaseStatus
-		rs.Name, _ = String(r[0])
-		rs.Version, _ = String(r[1])
+		rs.Name, _ = otprel.String(r[0])
+		rs.Version, _ = otprel.String(r[1])
 		if libs, ok := r[2].(etf.List); ok {
 			for _, l := range libs {
-				s, _ := String(l)
+				s, _ := otprel.String(l)
 				rs.Libs = append(rs.Libs, s)
 			}
 		}
@@ -130,20 +131,20 @@ func codeChangeFailed(t etf.Term) string {
 	if !ok || len(f) != 5 || f[0] != etf.Atom("code_change_failed") {
 		return ""
 	}
-	why := fmt.Sprintf("code_change of %s failed", Format(f[2]))
+	why := fmt.Sprintf("code_change of %s failed", otprel.Format(f[2]))
 	if exit, ok := f[4].(etf.Tuple); ok && len(exit) == 2 {
 		if rs, ok := exit[1].(etf.Tuple); ok && len(rs) == 2 {
-			why += ": " + Format(rs[0])
+			why += ": " + otprel.Format(rs[0])
 			if stack, ok := rs[1].(etf.List); ok {
 				for _, fr := range stack {
 					if frame, ok := fr.(etf.Tuple); ok && len(frame) == 4 && frame[0] == f[2] {
-						why += fmt.Sprintf(" in %s:%s%s", Format(frame[0]), Format(frame[1]), location(frame[3]))
+						why += fmt.Sprintf(" in %s:%s%s", otprel.Format(frame[0]), otprel.Format(frame[1]), location(frame[3]))
 						break
 					}
 				}
 			}
 		} else {
-			why += ": " + Format(exit[1])
+			why += ": " + otprel.Format(exit[1])
 		}
 	}
 	return why
@@ -157,9 +158,9 @@ func location(t etf.Term) string {
 			if kv, ok := p.(etf.Tuple); ok && len(kv) == 2 {
 				switch kv[0] {
 				case etf.Atom("file"):
-					file, _ = String(kv[1])
+					file, _ = otprel.String(kv[1])
 				case etf.Atom("line"):
-					line = Format(kv[1])
+					line = otprel.Format(kv[1])
 				}
 			}
 		}
@@ -194,20 +195,20 @@ func (c *Client) CreateRELEASES(ctx context.Context, root, relFile string) error
 		return err
 	}
 	if t != etf.Atom("ok") {
-		return fmt.Errorf("create_RELEASES: %s", Format(t))
+		return fmt.Errorf("create_RELEASES: %s", otprel.Format(t))
 	}
 	// release_handler reads RELEASES only when it starts.
 	if t, err = c.Call(ctx, "supervisor", "terminate_child", etf.Atom("sasl_sup"), etf.Atom("release_handler")); err != nil {
 		return err
 	}
 	if t != etf.Atom("ok") {
-		return fmt.Errorf("stopping release_handler: %s", Format(t))
+		return fmt.Errorf("stopping release_handler: %s", otprel.Format(t))
 	}
 	if t, err = c.Call(ctx, "supervisor", "restart_child", etf.Atom("sasl_sup"), etf.Atom("release_handler")); err != nil {
 		return err
 	}
 	if r, ok := t.(etf.Tuple); !ok || len(r) < 2 || r[0] != etf.Atom("ok") {
-		return fmt.Errorf("restarting release_handler: %s", Format(t))
+		return fmt.Errorf("restarting release_handler: %s", otprel.Format(t))
 	}
 	return nil
 }
@@ -218,7 +219,7 @@ func (c *Client) okCall(ctx context.Context, fun string, args ...etf.Term) error
 		return err
 	}
 	if t != etf.Atom("ok") {
-		return fmt.Errorf("%s: %s", fun, Format(t))
+		return fmt.Errorf("%s: %s", fun, otprel.Format(t))
 	}
 	return nil
 }
@@ -226,11 +227,11 @@ func (c *Client) okCall(ctx context.Context, fun string, args ...etf.Term) error
 // okString reads {ok, Vsn} or {ok, Vsn, Descr}.
 func okString(fun string, t etf.Term) (string, error) {
 	if r, ok := t.(etf.Tuple); ok && len(r) >= 2 && r[0] == etf.Atom("ok") {
-		if s, ok := String(r[1]); ok {
+		if s, ok := otprel.String(r[1]); ok {
 			return s, nil
 		}
 	}
-	return "", fmt.Errorf("%s: %s", fun, Format(t))
+	return "", fmt.Errorf("%s: %s", fun, otprel.Format(t))
 }
 
 // RebootOldRelease makes the old release vsn permanent and reboots the
@@ -272,7 +273,7 @@ func (c *Client) MarkBootOnce(ctx context.Context, root, vsn string) error {
 		return fmt.Errorf("marking %s to boot once: %w", vsn, err)
 	}
 	if t != etf.Atom("ok") {
-		return fmt.Errorf("marking %s to boot once: %s", vsn, Format(t))
+		return fmt.Errorf("marking %s to boot once: %s", vsn, otprel.Format(t))
 	}
 	return nil
 }

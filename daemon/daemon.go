@@ -9,24 +9,25 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/beamup/beamup/bundle"
+	"github.com/beamup/beamup/report"
 	"io"
+	"os"
 	"sync/atomic"
 	"time"
-
-	"github.com/beamup/beamup/updater"
 )
 
 // Updater is what the loop needs of the updater.
 type Updater interface {
-	Resume(ctx context.Context) (*updater.Result, error)
-	InstallFrom(ctx context.Context, name string, r io.Reader) (*updater.Result, error)
-	Rollback(ctx context.Context) (*updater.Result, error)
-	Status(ctx context.Context) (*updater.Status, error)
-	Check(ctx context.Context, h *updater.Header) error
+	Resume(ctx context.Context) (*report.Result, error)
+	InstallFrom(ctx context.Context, name string, r io.Reader) (*report.Result, error)
+	Rollback(ctx context.Context) (*report.Result, error)
+	Status(ctx context.Context) (*report.Status, error)
+	Check(ctx context.Context, h *bundle.Header) error
 	// TryAgent tries the agent that InstallFrom staged. When it returns
 	// handover, the new binary has replaced the old one and must be
 	// executed to finish the self-update.
-	TryAgent(ctx context.Context) (handover bool, r *updater.Result, err error)
+	TryAgent(ctx context.Context) (handover bool, r *report.Result, err error)
 }
 
 // Notifier tells the service manager how the daemon is doing;
@@ -105,20 +106,24 @@ func (d *Daemon) Progress() { d.progress.Store(time.Now().UnixNano()) }
 // request is an operation for the loop to run.
 type request struct {
 	what  string
-	run   func(ctx context.Context) (*updater.Result, error)
+	run   func(ctx context.Context) (*report.Result, error)
 	reply chan reply // buffered: the loop never waits for a requester
 	// agent marks the internal request that tries a staged agent.
 	agent bool
+	// refused, when set, is called when the request is turned away and
+	// run will never be called: what the requester handed over is still
+	// its own.
+	refused func()
 }
 
 type reply struct {
-	r   *updater.Result
+	r   *report.Result
 	err error
 }
 
 type done struct {
 	req      *request
-	r        *updater.Result
+	r        *report.Result
 	err      error
 	handover bool
 }
@@ -157,7 +162,10 @@ func (d *Daemon) Run(ctx context.Context) error {
 
 		case req := <-d.reqc:
 			if d.op != nil || d.stopRunning == nil {
-				req.reply <- reply{err: fmt.Errorf("%w: %s", updater.ErrBusy, d.busyWith())}
+				if req.refused != nil {
+					req.refused()
+				}
+				req.reply <- reply{err: fmt.Errorf("%w: %s", report.ErrBusy, d.busyWith())}
 				continue
 			}
 			d.begin(opCtx, &req)
@@ -180,7 +188,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 			case dn.req.agent:
 				// The new agent was not kept: serve again with this one.
 				d.startTransports(ctx)
-			case dn.r != nil && dn.r.Outcome == updater.Staged:
+			case dn.r != nil && dn.r.Outcome == report.Staged:
 				// A new agent is tried with transports of its own, so
 				// these stop first; the trial begins once they are down.
 				d.trial = true
@@ -325,11 +333,14 @@ func (d *Daemon) handover(ticker *time.Ticker) error {
 }
 
 // do sends an operation to the loop and waits for its outcome.
-func (d *Daemon) do(ctx context.Context, what string, run func(context.Context) (*updater.Result, error)) (*updater.Result, error) {
-	req := request{what: what, run: run, reply: make(chan reply, 1)}
+func (d *Daemon) do(ctx context.Context, what string, run func(context.Context) (*report.Result, error), refused func()) (*report.Result, error) {
+	req := request{what: what, run: run, reply: make(chan reply, 1), refused: refused}
 	select {
 	case d.reqc <- req:
 	case <-ctx.Done():
+		if refused != nil {
+			refused()
+		}
 		return nil, ctx.Err()
 	}
 	select {
@@ -343,19 +354,36 @@ func (d *Daemon) do(ctx context.Context, what string, run func(context.Context) 
 
 // InstallFrom installs a bundle read from r, unless an operation is
 // under way.
-func (d *Daemon) InstallFrom(ctx context.Context, name string, r io.Reader) (*updater.Result, error) {
-	return d.do(ctx, "install "+name, func(ctx context.Context) (*updater.Result, error) {
+func (d *Daemon) InstallFrom(ctx context.Context, name string, r io.Reader) (*report.Result, error) {
+	return d.do(ctx, "install "+name, func(ctx context.Context) (*report.Result, error) {
 		return d.u.InstallFrom(ctx, name, r)
-	})
+	}, nil)
+}
+
+// InstallFile installs the bundle in the file at path, which the caller
+// hands over: the operation opens it, and removes it when it ends, so
+// that it never reads from a requester that has gone (a console whose
+// cable was pulled returns at once; the install goes on, its outcome in
+// the journal). When no operation starts, the file is removed at once.
+func (d *Daemon) InstallFile(ctx context.Context, name, path string) (*report.Result, error) {
+	return d.do(ctx, "install "+name, func(ctx context.Context) (*report.Result, error) {
+		defer os.Remove(path)
+		f, err := os.Open(path)
+		if err != nil {
+			return nil, fmt.Errorf("reading the received bundle: %w", err)
+		}
+		defer f.Close()
+		return d.u.InstallFrom(ctx, name, f)
+	}, func() { os.Remove(path) })
 }
 
 // Rollback goes back to the previous release, unless an operation is
 // under way.
-func (d *Daemon) Rollback(ctx context.Context) (*updater.Result, error) {
-	return d.do(ctx, "rollback", d.u.Rollback)
+func (d *Daemon) Rollback(ctx context.Context) (*report.Result, error) {
+	return d.do(ctx, "rollback", d.u.Rollback, nil)
 }
 
 // Status and Check only read: they need not wait for the loop.
-func (d *Daemon) Status(ctx context.Context) (*updater.Status, error) { return d.u.Status(ctx) }
+func (d *Daemon) Status(ctx context.Context) (*report.Status, error) { return d.u.Status(ctx) }
 
-func (d *Daemon) Check(ctx context.Context, h *updater.Header) error { return d.u.Check(ctx, h) }
+func (d *Daemon) Check(ctx context.Context, h *bundle.Header) error { return d.u.Check(ctx, h) }

@@ -3,13 +3,15 @@ package daemon
 import (
 	"context"
 	"errors"
+	"github.com/beamup/beamup/bundle"
+	"github.com/beamup/beamup/report"
 	"io"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
-
-	"github.com/beamup/beamup/updater"
 )
 
 // fakeUpdater runs operations that block until released.
@@ -17,23 +19,31 @@ type fakeUpdater struct {
 	release chan struct{}
 	started chan struct{} // optional: told when an install begins
 	staged  bool
+	read    chan []byte // optional: what the install read, once released
 }
 
-func (f *fakeUpdater) Resume(context.Context) (*updater.Result, error) { return nil, nil }
-func (f *fakeUpdater) InstallFrom(ctx context.Context, name string, r io.Reader) (*updater.Result, error) {
+func (f *fakeUpdater) Resume(context.Context) (*report.Result, error) { return nil, nil }
+func (f *fakeUpdater) InstallFrom(ctx context.Context, name string, r io.Reader) (*report.Result, error) {
 	if f.started != nil {
 		f.started <- struct{}{}
 	}
 	<-f.release
-	if f.staged {
-		return &updater.Result{Outcome: updater.Staged}, nil
+	if f.read != nil {
+		b, err := io.ReadAll(r)
+		if err != nil {
+			return &report.Result{Outcome: report.Rejected, Reason: err.Error()}, nil
+		}
+		f.read <- b
 	}
-	return &updater.Result{Outcome: updater.Committed}, nil
+	if f.staged {
+		return &report.Result{Outcome: report.Staged}, nil
+	}
+	return &report.Result{Outcome: report.Committed}, nil
 }
-func (f *fakeUpdater) Rollback(context.Context) (*updater.Result, error)       { return nil, nil }
-func (f *fakeUpdater) Status(context.Context) (*updater.Status, error)         { return nil, nil }
-func (f *fakeUpdater) Check(context.Context, *updater.Header) error            { return nil }
-func (f *fakeUpdater) TryAgent(context.Context) (bool, *updater.Result, error) { return true, nil, nil }
+func (f *fakeUpdater) Rollback(context.Context) (*report.Result, error)       { return nil, nil }
+func (f *fakeUpdater) Status(context.Context) (*report.Status, error)         { return nil, nil }
+func (f *fakeUpdater) Check(context.Context, *bundle.Header) error            { return nil }
+func (f *fakeUpdater) TryAgent(context.Context) (bool, *report.Result, error) { return true, nil, nil }
 
 // notes records what the loop tells systemd.
 type notes struct {
@@ -100,7 +110,7 @@ func TestBusy(t *testing.T) {
 	go func() { _, err := d.InstallFrom(context.Background(), "a", nil); first <- err }()
 	<-f.started
 	_, err := d.InstallFrom(context.Background(), "b", nil)
-	if !errors.Is(err, updater.ErrBusy) || !strings.Contains(err.Error(), "install a") {
+	if !errors.Is(err, report.ErrBusy) || !strings.Contains(err.Error(), "install a") {
 		t.Errorf("second install: %v, want busy naming the first", err)
 	}
 	close(f.release)
@@ -188,5 +198,53 @@ func TestStopWaitsForTheOperation(t *testing.T) {
 	close(f.release)
 	if err := <-errc; err != nil {
 		t.Errorf("Run: %v", err)
+	}
+}
+
+// A requester that goes away while its install runs (a console whose
+// cable is pulled) takes nothing with it: the install reads the whole
+// file it was handed, then removes it. A file handed over to a busy
+// daemon is removed at once.
+func TestInstallFileOwnsTheFile(t *testing.T) {
+	f := &fakeUpdater{release: make(chan struct{}), started: make(chan struct{}, 1), read: make(chan []byte, 1)}
+	d, _, _, cancel := start(t, f, time.Minute, func(ctx context.Context) error { <-ctx.Done(); return nil })
+	defer cancel()
+	dir := t.TempDir()
+	path := filepath.Join(dir, "a.bundle")
+	want := []byte(strings.Repeat("bundle bytes ", 1000))
+	if err := os.WriteFile(path, want, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cctx, pull := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { _, err := d.InstallFile(cctx, "a", path); done <- err }()
+	<-f.started
+	pull() // the cable
+	if err := <-done; !errors.Is(err, context.Canceled) {
+		t.Errorf("InstallFile after its requester went: %v, want context.Canceled", err)
+	}
+
+	busy := filepath.Join(dir, "b.bundle")
+	os.WriteFile(busy, want, 0o644)
+	if _, err := d.InstallFile(context.Background(), "b", busy); !errors.Is(err, report.ErrBusy) {
+		t.Errorf("second install: %v, want busy", err)
+	}
+	if _, err := os.Stat(busy); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the file handed to a busy daemon is still there: %v", err)
+	}
+
+	close(f.release)
+	if got := <-f.read; string(got) != string(want) {
+		t.Errorf("the install read %d bytes, want %d", len(got), len(want))
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the install did not remove the file it was handed")
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }

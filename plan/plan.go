@@ -105,6 +105,16 @@ var Table = []Def{
 	{AgentReplacing, "the running beamupd kept, the new one renamed over it", "installing", backAskAgent},
 }
 
+// IsState says whether state is one that a step of some plan shows.
+func IsState(state string) bool {
+	for _, d := range Table {
+		if d.State == state {
+			return true
+		}
+	}
+	return false
+}
+
 // Lookup returns the definition of a step, or false for a step this
 // beamupd does not know.
 func Lookup(s Step) (Def, bool) {

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/beamup/beamup/otprel"
+	"github.com/beamup/beamup/report"
 
 	"github.com/beamup/beamup/beam"
 	"github.com/beamup/beamup/plan"
@@ -16,7 +18,7 @@ import (
 //
 // The error, nil when the operation committed, carries the outcome and
 // the step's own error, so that callers classify it by type.
-func (u *Updater) run(ctx context.Context, op *Operation, files *beam.ReleaseFiles, a plan.Action) (*Result, error) {
+func (u *Updater) run(ctx context.Context, op *Operation, files *otprel.ReleaseFiles, a plan.Action) (*report.Result, error) {
 	var err error
 	for a.Kind == plan.Do {
 		err = u.enter(op, a.Step)
@@ -26,10 +28,10 @@ func (u *Updater) run(ctx context.Context, op *Operation, files *beam.ReleaseFil
 		a = plan.Of(op.Kind, op.Mode).Next(a.Step, err != nil)
 	}
 	if a.Kind == plan.Finish {
-		return u.finish(op, Committed, done(op)), nil
+		return u.finish(op, report.Committed, done(op)), nil
 	}
 	r := u.back(ctx, op, a.Kind, err)
-	return r, &Error{Outcome: r.Outcome, Err: &reasonError{r.Reason, err}}
+	return r, &report.Error{Outcome: r.Outcome, Err: &reasonError{r.Reason, err}}
 }
 
 // reasonError is an operation's reason, as its result says it, wrapping
@@ -43,7 +45,7 @@ func (e *reasonError) Error() string { return e.reason }
 func (e *reasonError) Unwrap() error { return e.cause }
 
 // act performs one step; the step is journaled already.
-func (u *Updater) act(ctx context.Context, op *Operation, files *beam.ReleaseFiles, step plan.Step) error {
+func (u *Updater) act(ctx context.Context, op *Operation, files *otprel.ReleaseFiles, step plan.Step) error {
 	switch step {
 	case plan.Verified:
 		return u.preflight(ctx, op, files)
@@ -68,7 +70,7 @@ func (u *Updater) act(ctx context.Context, op *Operation, files *beam.ReleaseFil
 }
 
 // back takes the way back that the plan chose after cause.
-func (u *Updater) back(ctx context.Context, op *Operation, k plan.Kind, cause error) *Result {
+func (u *Updater) back(ctx context.Context, op *Operation, k plan.Kind, cause error) *report.Result {
 	switch k {
 	case plan.Discard:
 		if op.Kind == KindSelfUpdate {
@@ -78,27 +80,27 @@ func (u *Updater) back(ctx context.Context, op *Operation, k plan.Kind, cause er
 	case plan.Undo:
 		return u.undo(ctx, op, cause)
 	case plan.GiveUp:
-		return u.finish(op, Failed, fmt.Sprintf("gave up %s of %s %s after %d interrupted attempts at step %s",
+		return u.finish(op, report.Failed, fmt.Sprintf("gave up %s of %s %s after %d interrupted attempts at step %s",
 			op.Kind, op.Name, op.Version, op.Resumes-1, op.Step))
 	}
 	return u.revert(ctx, op, cause)
 }
 
 // discard ends an operation that changed nothing outside the state
-// directory: a bundle refused (Rejected), or the node unreachable or
+// directory: a bundle refused (report.Rejected), or the node unreachable or
 // misbehaving before a thing was touched (Failed: it needs a look, but
 // nothing was lost).
-func (u *Updater) discard(op *Operation, err error) *Result {
-	outcome := OutcomeOf(err)
+func (u *Updater) discard(op *Operation, err error) *report.Result {
+	outcome := report.OutcomeOf(err)
 	reason := unwrapOutcome(err)
 	var intr *interrupted
 	switch {
 	case errors.As(err, &intr):
 		// Nothing to look at: it stopped, and nothing had changed.
-		outcome = Reverted
+		outcome = report.Reverted
 		reason += "; nothing was changed"
-	case outcome != Rejected:
-		outcome = Failed
+	case outcome != report.Rejected:
+		outcome = report.Failed
 		reason += "; nothing was changed"
 	}
 	r := u.finish(op, outcome, reason)
@@ -126,7 +128,7 @@ func done(op *Operation) string {
 // left in the journal: plan.Resume decides from the journaled step and
 // what the node and this beamupd report. It returns nil when there was
 // nothing to resume.
-func (u *Updater) resume(ctx context.Context) (*Result, error) {
+func (u *Updater) resume(ctx context.Context) (*report.Result, error) {
 	j, err := u.journal.Load()
 	if err != nil {
 		return nil, err
@@ -163,9 +165,9 @@ func (u *Updater) resume(ctx context.Context) (*Result, error) {
 		err = u.bootPermanent(ctx)
 	}
 	if err != nil {
-		return u.finish(op, Failed, err.Error()), nil
+		return u.finish(op, report.Failed, err.Error()), nil
 	}
-	return u.finish(op, Committed, fmt.Sprintf("%s %s is permanent (finished after a restart of beamupd)", op.Name, op.Version)), nil
+	return u.finish(op, report.Committed, fmt.Sprintf("%s %s is permanent (finished after a restart of beamupd)", op.Name, op.Version)), nil
 }
 
 // interrupted is the cause of a resumed operation's end: the step a crash
@@ -184,7 +186,7 @@ func (e *interrupted) Error() string {
 
 // Resume finishes an interrupted operation, if there is one, and returns
 // how it ended.
-func (u *Updater) Resume(ctx context.Context) (*Result, error) {
+func (u *Updater) Resume(ctx context.Context) (*report.Result, error) {
 	lock, err := Acquire(u.cfg.StateDir, "resume")
 	if err != nil {
 		return nil, err

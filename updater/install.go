@@ -3,6 +3,7 @@ package updater
 import (
 	"context"
 	"fmt"
+	"github.com/beamup/beamup/report"
 	"io"
 	"os"
 	"time"
@@ -11,7 +12,7 @@ import (
 )
 
 // Install installs the bundle at path and waits for the outcome.
-func (u *Updater) Install(ctx context.Context, path string) (*Result, error) {
+func (u *Updater) Install(ctx context.Context, path string) (*report.Result, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return u.rejected(nil, reject("reading bundle: %v", err))
@@ -39,7 +40,7 @@ func (u *Updater) Install(ctx context.Context, path string) (*Result, error) {
 // A failure before the point of no return is undone; from it on, the node
 // is restarted on the permanent release (step_revert.go). An operation an
 // earlier beamupd left unfinished is resumed first (driver.go).
-func (u *Updater) InstallFrom(ctx context.Context, name string, r io.Reader) (*Result, error) {
+func (u *Updater) InstallFrom(ctx context.Context, name string, r io.Reader) (*report.Result, error) {
 	lock, err := Acquire(u.cfg.StateDir, "install "+name)
 	if err != nil {
 		return nil, err
@@ -58,7 +59,7 @@ func (u *Updater) InstallFrom(ctx context.Context, name string, r io.Reader) (*R
 		if err := u.stageAgent(op); err != nil {
 			return u.rejected(op, err)
 		}
-		return &Result{Kind: op.Kind, Bundle: op.Bundle, Name: op.Name, Version: op.Version, Outcome: Staged,
+		return &report.Result{Kind: op.Kind, Bundle: op.Bundle, Name: op.Name, Version: op.Version, Outcome: report.Staged,
 			Reason: fmt.Sprintf("beamupd %s verified; it is tried before it replaces %s", op.Version, u.cfg.Agent.Version), At: time.Now().UTC()}, nil
 	}
 	return u.run(ctx, op, files, plan.Hot.First())
@@ -66,19 +67,19 @@ func (u *Updater) InstallFrom(ctx context.Context, name string, r io.Reader) (*R
 
 // rejected records an install that stopped before any change, when no
 // plan has started yet.
-func (u *Updater) rejected(op *Operation, err error) (*Result, error) {
+func (u *Updater) rejected(op *Operation, err error) (*report.Result, error) {
 	if op == nil {
 		op = &Operation{Kind: KindInstall}
 	}
 	r := u.discard(op, err)
-	if r.Outcome == Failed {
-		err = &Error{Outcome: Failed, Err: fmt.Errorf("%w; nothing was changed", err)}
+	if r.Outcome == report.Failed {
+		err = &report.Error{Outcome: report.Failed, Err: fmt.Errorf("%w; nothing was changed", err)}
 	}
 	return r, err
 }
 
 func unwrapOutcome(err error) string {
-	if e, ok := err.(*Error); ok {
+	if e, ok := err.(*report.Error); ok {
 		return e.Err.Error()
 	}
 	return err.Error()

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/beamup/beamup/report"
 	"os"
 	"path/filepath"
 	"time"
@@ -26,9 +27,9 @@ const journalFormat = 2
 // Journal is the device's record of the operation under way and of the
 // last one that ended.
 type Journal struct {
-	Format int        `json:"format"`
-	Op     *Operation `json:"operation,omitempty"`
-	Last   *Result    `json:"last_result,omitempty"`
+	Format int            `json:"format"`
+	Op     *Operation     `json:"operation,omitempty"`
+	Last   *report.Result `json:"last_result,omitempty"`
 }
 
 // Operation is an install or rollback under way.
@@ -52,17 +53,6 @@ type Operation struct {
 	Resumes         int       `json:"resumes"`
 	Started         time.Time `json:"started"`
 	Updated         time.Time `json:"updated"`
-}
-
-// Result is how an operation ended.
-type Result struct {
-	Kind    string    `json:"kind"`
-	Bundle  string    `json:"bundle,omitempty"`
-	Name    string    `json:"name,omitempty"`
-	Version string    `json:"version"`
-	Outcome Outcome   `json:"outcome"`
-	Reason  string    `json:"reason,omitempty"`
-	At      time.Time `json:"at"`
 }
 
 // JournalStore keeps journal.json in the state directory.

@@ -3,14 +3,12 @@ package updater
 import (
 	"errors"
 	"fmt"
+	"github.com/beamup/beamup/report"
 	"os"
 	"path/filepath"
 	"strings"
 	"syscall"
 )
-
-// ErrBusy is returned when another operation holds the device.
-var ErrBusy = errors.New("busy")
 
 // Lock is an flock on a file in state_dir, which the kernel drops when its
 // holder dies, so a crash never leaves the device locked. The file says
@@ -21,7 +19,7 @@ type Lock struct {
 
 // Acquire takes the device's one-operation-at-a-time lock (state_dir/lock)
 // for what (such as "install gauge 1.1.0") or returns an error wrapping
-// ErrBusy that says what is running.
+// report.ErrBusy that says what is running.
 func Acquire(stateDir, what string) (*Lock, error) {
 	return acquire(stateDir, "lock", what)
 }
@@ -33,7 +31,7 @@ func Acquire(stateDir, what string) (*Lock, error) {
 // binary leaves the lock to it.
 func AcquireRun(stateDir string) (*Lock, error) {
 	l, err := acquire(stateDir, "run.lock", "beamupd run")
-	if errors.Is(err, ErrBusy) {
+	if errors.Is(err, report.ErrBusy) {
 		return nil, fmt.Errorf("another beamupd serves %s: %w", stateDir, err)
 	}
 	return l, err
@@ -54,6 +52,31 @@ func RunningDaemon(stateDir string) string {
 	return strings.TrimSpace(string(holder))
 }
 
+// attended says whether a process is there to carry the journaled
+// operation on: one holds the operation lock, or a daemon serves the
+// device (it resumes what it finds, and tries a staged beamupd). It takes
+// no lock: a status asked at any moment must not turn an operation away.
+func (u *Updater) attended() bool {
+	if RunningDaemon(u.cfg.StateDir) != "" {
+		return true
+	}
+	holder, err := os.ReadFile(filepath.Join(u.cfg.StateDir, "lock"))
+	if err != nil {
+		return false
+	}
+	// "install ... (pid N)", truncated when released; a holder that died
+	// left its pid behind.
+	var pid int
+	text := strings.TrimSpace(string(holder))
+	if i := strings.LastIndex(text, "(pid "); i < 0 {
+		return false
+	} else if _, err := fmt.Sscanf(text[i:], "(pid %d)", &pid); err != nil || pid <= 0 {
+		return false
+	}
+	err = syscall.Kill(pid, 0)
+	return err == nil || errors.Is(err, syscall.EPERM)
+}
+
 func acquire(stateDir, name, what string) (*Lock, error) {
 	if err := os.MkdirAll(stateDir, 0o755); err != nil {
 		return nil, fmt.Errorf("creating state directory: %w", err)
@@ -65,7 +88,7 @@ func acquire(stateDir, name, what string) (*Lock, error) {
 	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
 		holder, _ := os.ReadFile(f.Name())
 		f.Close()
-		return nil, fmt.Errorf("%w: %s", ErrBusy, strings.TrimSpace(string(holder)))
+		return nil, fmt.Errorf("%w: %s", report.ErrBusy, strings.TrimSpace(string(holder)))
 	}
 	f.Truncate(0)
 	fmt.Fprintf(f, "%s (pid %d)\n", what, os.Getpid())

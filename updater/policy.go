@@ -2,20 +2,21 @@ package updater
 
 import (
 	"context"
+	"github.com/beamup/beamup/bundle"
 	"slices"
 )
 
 // policy decides, from a verified manifest and before any payload byte is
 // read, whether a bundle is meant for this device.
-func (u *Updater) policy(ctx context.Context) func(*Header) error {
-	return func(h *Header) error {
+func (u *Updater) policy(ctx context.Context) func(*bundle.Header) error {
+	return func(h *bundle.Header) error {
 		m := h.Manifest
 		switch m.Kind {
-		case KindAgent:
+		case bundle.KindAgent:
 			if err := u.agentPolicy(m); err != nil {
 				return err
 			}
-		case KindRelease:
+		case bundle.KindRelease:
 			if u.cfg.Release != "" && m.Name != u.cfg.Release {
 				return reject("bundle is release %q, this device runs %q", m.Name, u.cfg.Release)
 			}
@@ -36,12 +37,12 @@ func (u *Updater) policy(ctx context.Context) func(*Header) error {
 
 // Check tells whether a verified bundle is meant for this device, before
 // any payload byte is fetched: transports call it on an offer.
-func (u *Updater) Check(ctx context.Context, h *Header) error {
+func (u *Updater) Check(ctx context.Context, h *bundle.Header) error {
 	return u.policy(ctx)(h)
 }
 
 // agentPolicy decides whether a new beamupd is meant for this device.
-func (u *Updater) agentPolicy(m *Manifest) error {
+func (u *Updater) agentPolicy(m *bundle.Manifest) error {
 	a := u.cfg.Agent
 	switch {
 	case a.Trier == nil:

@@ -1,18 +1,17 @@
 package updater
 
 import (
+	"github.com/beamup/beamup/otprel"
 	"strings"
 	"testing"
-
-	"github.com/beamup/beamup/beam"
 )
 
 // What makes an upgrade cold, and what does not.
 func TestColdReasons(t *testing.T) {
 	sum := func(b byte) [32]byte { return [32]byte{b} }
-	rel := func(cfg map[string][32]byte) *beam.ReleaseFiles {
-		return &beam.ReleaseFiles{
-			Release:   beam.Release{Name: "a", Version: "2", ERTS: "13.1.5", Apps: []beam.App{{Name: "a", Version: "2"}}},
+	rel := func(cfg map[string][32]byte) *otprel.ReleaseFiles {
+		return &otprel.ReleaseFiles{
+			Release:   otprel.Release{Name: "a", Version: "2", ERTS: "13.1.5", Apps: []otprel.App{{Name: "a", Version: "2"}}},
 			RelupFrom: []string{"1"},
 			Relup:     []byte(`{"2",[{"1",[],[point_of_no_return]}],[{"1",[],[point_of_no_return]}]}.`),
 			Config:    cfg,

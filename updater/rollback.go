@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/beamup/beamup/otprel"
+	"github.com/beamup/beamup/report"
 	"strings"
 	"time"
 
@@ -15,7 +17,7 @@ import (
 // through the permanent release's relup when it has one, so that no state
 // is lost; otherwise, or when the downgrade fails, by rebooting the node on
 // the old release.
-func (u *Updater) Rollback(ctx context.Context) (*Result, error) {
+func (u *Updater) Rollback(ctx context.Context) (*report.Result, error) {
 	lock, err := Acquire(u.cfg.StateDir, "rollback")
 	if err != nil {
 		return nil, err
@@ -44,7 +46,7 @@ func (u *Updater) Rollback(ctx context.Context) (*Result, error) {
 		return u.rejected(op, reject("no previous release of %s to go back to", perm.Name))
 	}
 	op.Version = prev.Version
-	files, err := beam.ReadInstalled(u.cfg.Root, prev.Name, prev.Version)
+	files, err := otprel.ReadInstalled(u.cfg.Root, prev.Name, prev.Version)
 	if err != nil {
 		return u.rejected(op, err)
 	}
@@ -56,7 +58,7 @@ func (u *Updater) Rollback(ctx context.Context) (*Result, error) {
 
 // rollBack goes back to the release op names, hot or by a reboot, and
 // makes what boots the permanent release.
-func (u *Updater) rollBack(ctx context.Context, op *Operation, prev *beam.ReleaseFiles) error {
+func (u *Updater) rollBack(ctx context.Context, op *Operation, prev *otprel.ReleaseFiles) error {
 	how, err := "hot downgrade", u.hotDowngradable(op, prev)
 	if err == nil {
 		how, err = u.downgrade(ctx, op, prev.Release)
@@ -76,8 +78,8 @@ func (u *Updater) rollBack(ctx context.Context, op *Operation, prev *beam.Releas
 // cannot be hot, whatever the relup's downgrade says: the changes only a
 // boot applies (another ERTS, applications added or removed, boot-time
 // configuration, native code).
-func (u *Updater) hotDowngradable(op *Operation, prev *beam.ReleaseFiles) error {
-	cur, err := beam.ReadInstalled(u.cfg.Root, op.Name, op.From)
+func (u *Updater) hotDowngradable(op *Operation, prev *otprel.ReleaseFiles) error {
+	cur, err := otprel.ReadInstalled(u.cfg.Root, op.Name, op.From)
 	if err != nil {
 		return err
 	}
@@ -89,7 +91,7 @@ func (u *Updater) hotDowngradable(op *Operation, prev *beam.ReleaseFiles) error 
 
 // downgrade installs the old release over the running one, checks it and
 // makes it permanent.
-func (u *Updater) downgrade(ctx context.Context, op *Operation, rel beam.Release) (string, error) {
+func (u *Updater) downgrade(ctx context.Context, op *Operation, rel otprel.Release) (string, error) {
 	ictx, cancel := context.WithTimeout(ctx, u.cfg.InstallTimeout)
 	defer cancel()
 	if _, err := u.node.InstallRelease(ictx, op.Version, u.cfg.Install); err != nil {
@@ -114,7 +116,7 @@ func (u *Updater) downgrade(ctx context.Context, op *Operation, rel beam.Release
 }
 
 // rebootOld makes the old release permanent and restarts the node on it.
-func (u *Updater) rebootOld(ctx context.Context, op *Operation, rel beam.Release) error {
+func (u *Updater) rebootOld(ctx context.Context, op *Operation, rel otprel.Release) error {
 	pid, err := u.node.OSPid(ctx)
 	if err != nil {
 		return err

@@ -3,6 +3,7 @@ package updater
 import (
 	"fmt"
 	"github.com/beamup/beamup/plan"
+	"github.com/beamup/beamup/report"
 	"os"
 
 	"github.com/beamup/beamup/agent"
@@ -26,11 +27,11 @@ func (u *Updater) stageAgent(op *Operation) error {
 
 // DropStagedAgent ends a staged self-update without trying it, as
 // rejected for why: nothing outside the state directory had changed.
-func (u *Updater) DropStagedAgent(why string) (*Result, error) {
+func (u *Updater) DropStagedAgent(why string) (*report.Result, error) {
 	lock, op, err := u.selfUpdateAt(plan.AgentStaged)
 	if err != nil {
 		return nil, err
 	}
 	defer lock.Release()
-	return result(u.finish(op, Rejected, fmt.Sprintf("beamupd %s was not tried: %s", op.Version, why)))
+	return result(u.finish(op, report.Rejected, fmt.Sprintf("beamupd %s was not tried: %s", op.Version, why)))
 }

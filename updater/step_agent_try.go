@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"github.com/beamup/beamup/plan"
+	"github.com/beamup/beamup/report"
 	"path/filepath"
 	"strings"
 )
@@ -18,8 +19,8 @@ import (
 //
 // With handover, the caller executes the new binary, which commits the
 // self-update when it starts (resumeAgent). A new binary that fails every
-// trial is given up and the running one stays: Reverted, with the reason.
-func (u *Updater) TryAgent(ctx context.Context) (handover bool, r *Result, err error) {
+// trial is given up and the running one stays: report.Reverted, with the reason.
+func (u *Updater) TryAgent(ctx context.Context) (handover bool, r *report.Result, err error) {
 	lock, op, err := u.selfUpdateAt(plan.AgentStaged)
 	if err != nil {
 		return false, nil, err
@@ -32,14 +33,14 @@ func (u *Updater) TryAgent(ctx context.Context) (handover bool, r *Result, err e
 		if ctx.Err() != nil {
 			err = fmt.Errorf("beamupd %s stopped during the trial", u.cfg.Agent.Version)
 		}
-		r, err := result(u.finish(op, Reverted, fmt.Sprintf("beamupd %s was not kept: %v; beamupd %s runs", op.Version, err, u.cfg.Agent.Version)))
+		r, err := result(u.finish(op, report.Reverted, fmt.Sprintf("beamupd %s was not kept: %v; beamupd %s runs", op.Version, err, u.cfg.Agent.Version)))
 		u.Log("%s: %s", r.Outcome, r.Reason)
 		return false, r, err
 	}
 	if err := u.replaceAgent(op); err != nil {
 		return false, nil, err
 	}
-	return true, &Result{Kind: op.Kind, Bundle: op.Bundle, Name: op.Name, Version: op.Version, Outcome: Staged,
+	return true, &report.Result{Kind: op.Kind, Bundle: op.Bundle, Name: op.Name, Version: op.Version, Outcome: report.Staged,
 		Reason: fmt.Sprintf("beamupd %s replaced %s; handing over", op.Version, u.cfg.Agent.Version)}, nil
 }
 

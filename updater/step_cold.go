@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/beamup/beamup/otprel"
 	"time"
 
 	"github.com/beamup/beamup/beam"
@@ -19,7 +20,7 @@ import (
 // the permanent release.
 
 // bootOnce prepares the next boot to run the new release once.
-func (u *Updater) bootOnce(ctx context.Context, op *Operation, files *beam.ReleaseFiles) error {
+func (u *Updater) bootOnce(ctx context.Context, op *Operation, files *otprel.ReleaseFiles) error {
 	pid, err := u.node.OSPid(ctx)
 	if err != nil {
 		return err

@@ -3,6 +3,7 @@ package updater
 import (
 	"context"
 	"fmt"
+	"github.com/beamup/beamup/otprel"
 	"os"
 	"path/filepath"
 	"strings"
@@ -33,7 +34,7 @@ func (u *Updater) oldCode(ctx context.Context, op *Operation) string {
 	if err != nil {
 		return ""
 	}
-	instrs, err := beam.RelupInstructions(data, op.From, true)
+	instrs, err := otprel.RelupInstructions(data, op.From, true)
 	if err != nil {
 		u.Log("reading %s: %v", relup, err)
 		return ""
@@ -45,7 +46,7 @@ func (u *Updater) oldCode(ctx context.Context, op *Operation) string {
 		{"brutal_purge", "make_permanent ends %s on old code of %s, as the appup's brutal_purge asks: %s"},
 		{"soft_purge", "%s still on old code of %s (soft_purge) keep running: %s"},
 	} {
-		mods := beam.PostPurged(instrs, m.method)
+		mods := otprel.PostPurged(instrs, m.method)
 		if len(mods) == 0 {
 			continue
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/beamup/beamup/otprel"
 	"os"
 	"path/filepath"
 
@@ -15,7 +16,7 @@ import (
 // <root>/releases/<name>-<vsn>.tar.gz, and writes <name>-<vsn>.rel beside
 // it: unpack_release reads that file, and tarballs made by mix, rebar3 or
 // systools do not all carry it under that name.
-func (u *Updater) copy(op *Operation, files *beam.ReleaseFiles) error {
+func (u *Updater) copy(op *Operation, files *otprel.ReleaseFiles) error {
 	base := u.releaseBase(op)
 	if err := durable.CopyFile(base+".tar.gz", u.staged(op), 0o644); err != nil {
 		return fmt.Errorf("copying the release: %w", err)
@@ -57,7 +58,7 @@ func (u *Updater) prepareRELEASES(ctx context.Context, running beam.ReleaseStatu
 			return nil
 		}
 	}
-	files, err := beam.ReadInstalled(u.cfg.Root, running.Name, running.Version)
+	files, err := otprel.ReadInstalled(u.cfg.Root, running.Name, running.Version)
 	if err != nil {
 		return fmt.Errorf("preparing releases/RELEASES: %w", err)
 	}

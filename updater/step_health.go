@@ -3,16 +3,15 @@ package updater
 import (
 	"context"
 	"fmt"
+	"github.com/beamup/beamup/otprel"
 	"strings"
 	"time"
-
-	"github.com/beamup/beamup/beam"
 )
 
 // checkHealth waits until the node runs every application of rel, then
 // runs the health function until the soak period is over. The node must
 // not restart meanwhile: a restart drops an installed release.
-func (u *Updater) checkHealth(ctx context.Context, op *Operation, rel beam.Release) error {
+func (u *Updater) checkHealth(ctx context.Context, op *Operation, rel otprel.Release) error {
 	samePid := func(pid string) error {
 		if pid != op.NodePid {
 			return fmt.Errorf("the node restarted (os pid %s, was %s)", pid, op.NodePid)
@@ -44,7 +43,7 @@ func (u *Updater) checkHealth(ctx context.Context, op *Operation, rel beam.Relea
 // waitHealthy polls healthy until it passes or the boot timeout is over.
 // A node that is down or still booting is waited for; a pid check that
 // fails is not.
-func (u *Updater) waitHealthy(ctx context.Context, rel beam.Release, pidOK func(string) error) error {
+func (u *Updater) waitHealthy(ctx context.Context, rel otprel.Release, pidOK func(string) error) error {
 	ctx, cancel := context.WithTimeout(ctx, u.cfg.BootTimeout)
 	defer cancel()
 	var last error
@@ -74,7 +73,7 @@ type pidError struct{ error }
 // healthy is one check: the node answers with an acceptable pid, init has
 // finished booting, every application of rel runs in its version, and the
 // health function returns ok.
-func (u *Updater) healthy(ctx context.Context, rel beam.Release, pidOK func(string) error) error {
+func (u *Updater) healthy(ctx context.Context, rel otprel.Release, pidOK func(string) error) error {
 	cctx, cancel := context.WithTimeout(ctx, u.cfg.Health.Timeout)
 	defer cancel()
 	pid, err := u.node.OSPid(cctx)

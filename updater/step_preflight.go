@@ -3,6 +3,7 @@ package updater
 import (
 	"context"
 	"fmt"
+	"github.com/beamup/beamup/otprel"
 	"slices"
 	"strings"
 
@@ -25,7 +26,7 @@ type Decision struct {
 
 // preflight decides how to upgrade and clears what an earlier attempt
 // left unpacked.
-func (u *Updater) preflight(ctx context.Context, op *Operation, files *beam.ReleaseFiles) error {
+func (u *Updater) preflight(ctx context.Context, op *Operation, files *otprel.ReleaseFiles) error {
 	d, err := u.decide(ctx, op, files)
 	if err != nil {
 		return err
@@ -52,7 +53,7 @@ func (u *Updater) preflight(ctx context.Context, op *Operation, files *beam.Rele
 // path, changing nothing: op gets From, FromERTS and Mode. Changes that
 // must never be hot-upgraded make it cold, or refused when the manifest
 // asks for hot.
-func (u *Updater) decide(ctx context.Context, op *Operation, files *beam.ReleaseFiles) (*Decision, error) {
+func (u *Updater) decide(ctx context.Context, op *Operation, files *otprel.ReleaseFiles) (*Decision, error) {
 	rels, err := u.node.WhichReleases(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("asking the node for its releases: %w", err)
@@ -90,7 +91,7 @@ func (u *Updater) decide(ctx context.Context, op *Operation, files *beam.Release
 	if err := u.checkHealthFunction(ctx, files); err != nil {
 		return nil, err
 	}
-	old, err := beam.ReadInstalled(u.cfg.Root, running.Name, running.Version)
+	old, err := otprel.ReadInstalled(u.cfg.Root, running.Name, running.Version)
 	if err != nil {
 		return nil, fmt.Errorf("reading the running release: %w", err)
 	}
@@ -99,12 +100,12 @@ func (u *Updater) decide(ctx context.Context, op *Operation, files *beam.Release
 	switch {
 	case len(d.Reasons) == 0 && op.Mode != "cold":
 		op.Mode, d.Path = "hot", "hot"
-		instrs, err := beam.RelupInstructions(files.Relup, old.Version, true)
+		instrs, err := otprel.RelupInstructions(files.Relup, old.Version, true)
 		if err != nil {
 			return nil, fmt.Errorf("reading the relup: %w", err)
 		}
 		for _, in := range instrs {
-			d.Instructions = append(d.Instructions, beam.Format(in))
+			d.Instructions = append(d.Instructions, otprel.Format(in))
 		}
 	case op.Mode == "hot":
 		return nil, reject("hot upgrade refused: %s", strings.Join(d.Reasons, "; "))
@@ -119,18 +120,18 @@ func (u *Updater) decide(ctx context.Context, op *Operation, files *beam.Release
 
 // ColdReasons lists why going from old to new cannot be a hot upgrade: the
 // changes OTP's release_handler cannot apply to a running node safely.
-func ColdReasons(old, new *beam.ReleaseFiles) []string {
+func ColdReasons(old, new *otprel.ReleaseFiles) []string {
 	reasons := bootReasons(old, new)
 	if new.RelupFrom == nil {
 		reasons = append(reasons, "the release has no relup")
 	} else if !slices.Contains(new.RelupFrom, old.Version) {
 		reasons = append(reasons, fmt.Sprintf("the relup has no upgrade from %s (only %v)", old.Version, new.RelupFrom))
-	} else if instrs, err := beam.RelupInstructions(new.Relup, old.Version, true); err != nil {
+	} else if instrs, err := otprel.RelupInstructions(new.Relup, old.Version, true); err != nil {
 		reasons = append(reasons, fmt.Sprintf("the relup cannot be read: %v", err))
 	} else {
 		// release_handler performs these only through heart.
 		for _, in := range instrs {
-			if a, ok := in.(beam.Atom); ok && (a == "restart_emulator" || a == "restart_new_emulator") {
+			if a, ok := in.(otprel.Atom); ok && (a == "restart_emulator" || a == "restart_new_emulator") {
 				reasons = append(reasons, "the relup restarts the emulator ("+string(a)+")")
 			}
 		}
@@ -141,7 +142,7 @@ func ColdReasons(old, new *beam.ReleaseFiles) []string {
 // bootReasons lists the changes between two releases that only a boot
 // applies, whichever way the relup goes: a hot downgrade across them is
 // as unsafe as a hot upgrade.
-func bootReasons(old, new *beam.ReleaseFiles) []string {
+func bootReasons(old, new *otprel.ReleaseFiles) []string {
 	var reasons []string
 	if old.ERTS != new.ERTS {
 		reasons = append(reasons, fmt.Sprintf("ERTS changes from %s to %s", old.ERTS, new.ERTS))
@@ -192,7 +193,7 @@ func bootReasons(old, new *beam.ReleaseFiles) []string {
 // checkHealthFunction refuses an install whose health function can be
 // called neither on the running node nor from the new release: found
 // missing after the point of no return, a typo would cost a restart.
-func (u *Updater) checkHealthFunction(ctx context.Context, files *beam.ReleaseFiles) error {
+func (u *Updater) checkHealthFunction(ctx context.Context, files *otprel.ReleaseFiles) error {
 	m, f := u.cfg.Health.Module, u.cfg.Health.Function
 	if m == "" {
 		return nil

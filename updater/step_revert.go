@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/beamup/beamup/otprel"
 	"github.com/beamup/beamup/plan"
+	"github.com/beamup/beamup/report"
 	"time"
 
 	"github.com/beamup/beamup/beam"
@@ -12,19 +14,19 @@ import (
 
 // undo takes back a failed install that had not reached install_release:
 // the node never ran new code, so removing what was added is enough.
-func (u *Updater) undo(ctx context.Context, op *Operation, cause error) *Result {
+func (u *Updater) undo(ctx context.Context, op *Operation, cause error) *report.Result {
 	ctx, cancel := u.cleanupContext(ctx)
 	defer cancel()
 	u.Log("failed: %v; undoing", cause)
 	u.removeRelease(ctx, op.Version)
 	u.removeCopies(op)
-	return u.finish(op, Reverted, fmt.Sprintf("%v; undone, %s %s still runs", cause, op.Name, op.From))
+	return u.finish(op, report.Reverted, fmt.Sprintf("%v; undone, %s %s still runs", cause, op.Name, op.From))
 }
 
 // revert is the way back from the point of no return: the node is
 // restarted and comes back on the permanent release, which must be
 // healthy. The failed release is then removed.
-func (u *Updater) revert(ctx context.Context, op *Operation, cause error) *Result {
+func (u *Updater) revert(ctx context.Context, op *Operation, cause error) *report.Result {
 	ctx, cancel := u.cleanupContext(ctx)
 	defer cancel()
 	detected := time.Now()
@@ -52,16 +54,16 @@ func (u *Updater) revert(ctx context.Context, op *Operation, cause error) *Resul
 		perm, err = u.restartOnPermanent(ctx, op.NodePid)
 	}
 	if err != nil {
-		return u.finish(op, Failed, fmt.Sprintf("%s; revert failed: %v", op.Reason, err))
+		return u.finish(op, report.Failed, fmt.Sprintf("%s; revert failed: %v", op.Reason, err))
 	}
 	took := time.Since(detected).Round(time.Millisecond)
 	u.removeRelease(ctx, op.Version)
 	u.removeCopies(op)
 	if err := u.bootPermanent(ctx); err != nil {
-		return u.finish(op, Failed, fmt.Sprintf("%s; reverted to %s %s, but %v", op.Reason, perm.Name, perm.Version, err))
+		return u.finish(op, report.Failed, fmt.Sprintf("%s; reverted to %s %s, but %v", op.Reason, perm.Name, perm.Version, err))
 	}
 	u.Log("reverted to %s %s, healthy %s after the failure", perm.Name, perm.Version, took)
-	return u.finish(op, Reverted, fmt.Sprintf("%s; reverted to %s %s", op.Reason, perm.Name, perm.Version))
+	return u.finish(op, report.Reverted, fmt.Sprintf("%s; reverted to %s %s", op.Reason, perm.Name, perm.Version))
 }
 
 // selfRestarted waits for the restart OTP performs by itself when
@@ -166,7 +168,7 @@ func (u *Updater) restartOnPermanent(ctx context.Context, oldPid string) (beam.R
 // permanentHealthy waits until the permanent release perm, which the node
 // runs, is healthy.
 func (u *Updater) permanentHealthy(ctx context.Context, perm beam.ReleaseStatus, pidOK func(string) error) error {
-	files, err := beam.ReadInstalled(u.cfg.Root, perm.Name, perm.Version)
+	files, err := otprel.ReadInstalled(u.cfg.Root, perm.Name, perm.Version)
 	if err != nil {
 		return err
 	}

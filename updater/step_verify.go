@@ -3,19 +3,20 @@ package updater
 import (
 	"context"
 	"fmt"
+	"github.com/beamup/beamup/bundle"
+	"github.com/beamup/beamup/otprel"
+	"github.com/beamup/beamup/report"
 	"io"
 	"os"
 	"path/filepath"
 	"time"
-
-	"github.com/beamup/beamup/beam"
 )
 
 // verify streams the bundle from in into the staging directory, checking
 // its signature, the policy and every chunk. Nothing outside the state
 // directory is touched. The release's own .rel must agree with the
 // manifest.
-func (u *Updater) verify(ctx context.Context, in io.Reader) (*Operation, *beam.ReleaseFiles, error) {
+func (u *Updater) verify(ctx context.Context, in io.Reader) (*Operation, *otprel.ReleaseFiles, error) {
 	if err := os.MkdirAll(u.stagingDir(), 0o755); err != nil {
 		return nil, nil, fmt.Errorf("creating staging: %w", err)
 	}
@@ -26,10 +27,10 @@ func (u *Updater) verify(ctx context.Context, in io.Reader) (*Operation, *beam.R
 	}
 	defer os.Remove(partial)
 	sw := &stagingWriter{f: out}
-	h, verr := Verify(ctx, in, u.cfg.Keys, u.policy(ctx), sw)
-	if verr != nil && sw.err == nil && ctx.Err() == nil && OutcomeOf(verr) != Rejected {
+	h, verr := bundle.Verify(ctx, in, u.cfg.Keys, u.policy(ctx), sw)
+	if verr != nil && sw.err == nil && ctx.Err() == nil && report.OutcomeOf(verr) != report.Rejected {
 		// Not our disk, not a cancellation: the bundle itself is bad.
-		verr = &Error{Outcome: Rejected, Err: verr}
+		verr = &report.Error{Outcome: report.Rejected, Err: verr}
 	}
 	if verr == nil {
 		verr = out.Sync()
@@ -41,7 +42,7 @@ func (u *Updater) verify(ctx context.Context, in io.Reader) (*Operation, *beam.R
 	if h != nil {
 		m := h.Manifest
 		kind := KindInstall
-		if m.Kind == KindAgent {
+		if m.Kind == bundle.KindAgent {
 			kind = KindSelfUpdate
 		}
 		op = &Operation{Kind: kind, Bundle: h.ID(), Name: m.Name, Version: m.Version,
@@ -66,7 +67,7 @@ func (u *Updater) verify(ctx context.Context, in io.Reader) (*Operation, *beam.R
 		return op, nil, err
 	}
 	defer f.Close()
-	files, err := beam.ReadTarball(f)
+	files, err := otprel.ReadTarball(f)
 	if err != nil {
 		return op, nil, reject("payload: %v", err)
 	}

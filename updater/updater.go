@@ -8,7 +8,9 @@ package updater
 import (
 	"context"
 	"fmt"
+	"github.com/beamup/beamup/otprel"
 	"github.com/beamup/beamup/plan"
+	"github.com/beamup/beamup/report"
 	"os"
 	"path/filepath"
 	"time"
@@ -35,7 +37,7 @@ type Node interface {
 	SwapConsolidated(ctx context.Context, root, vsn string) ([]string, error)
 	ApplyRuntimeConfig(ctx context.Context, root, vsn string) (bool, error)
 	Booted(ctx context.Context) (bool, error)
-	StartedApps(ctx context.Context) ([]beam.App, error)
+	StartedApps(ctx context.Context) ([]otprel.App, error)
 	OldCodeProcesses(ctx context.Context, mods []string, max int) (beam.OldCode, error)
 	Exported(ctx context.Context, mod, fun string, arity int) (bool, error)
 	CallHealth(ctx context.Context, mod, fun string) error
@@ -139,8 +141,8 @@ func (u *Updater) save(op *Operation) error {
 }
 
 // finish ends op with an outcome and records it as the last result.
-func (u *Updater) finish(op *Operation, outcome Outcome, reason string) *Result {
-	r := &Result{Kind: op.Kind, Bundle: op.Bundle, Name: op.Name, Version: op.Version,
+func (u *Updater) finish(op *Operation, outcome report.Outcome, reason string) *report.Result {
+	r := &report.Result{Kind: op.Kind, Bundle: op.Bundle, Name: op.Name, Version: op.Version,
 		Outcome: outcome, Reason: reason, At: time.Now().UTC()}
 	j, err := u.journal.Load()
 	if err != nil {
@@ -160,11 +162,11 @@ func (u *Updater) finish(op *Operation, outcome Outcome, reason string) *Result 
 }
 
 // result turns a finished operation into the error its outcome stands for.
-func result(r *Result) (*Result, error) {
-	if r.Outcome == Committed {
+func result(r *report.Result) (*report.Result, error) {
+	if r.Outcome == report.Committed {
 		return r, nil
 	}
-	return r, &Error{Outcome: r.Outcome, Err: fmt.Errorf("%s", r.Reason)}
+	return r, &report.Error{Outcome: r.Outcome, Err: fmt.Errorf("%s", r.Reason)}
 }
 
 // AgentPath is the executable that self-update replaces.

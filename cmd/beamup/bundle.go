@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"github.com/beamup/beamup/bundle"
+	"github.com/beamup/beamup/otprel"
 	"io"
 	"os"
 	"path/filepath"
@@ -12,9 +14,7 @@ import (
 
 	"github.com/peterbourgon/ff/v3/ffcli"
 
-	"github.com/beamup/beamup/beam"
 	"github.com/beamup/beamup/internal/cli"
-	"github.com/beamup/beamup/updater"
 )
 
 func bundleCommand(stdout io.Writer) *ffcli.Command {
@@ -29,7 +29,7 @@ func bundleCommand(stdout io.Writer) *ffcli.Command {
 		secVersion = fs.Int("security-version", 0, "anti-rollback security version")
 		mode       = fs.String("mode", "auto", "upgrade mode: auto, hot or cold")
 		downgrade  = fs.Bool("downgrade", false, "the release may replace a newer one (signed into the manifest)")
-		chunk      = fs.Int64("chunk-size", updater.DefaultChunkSize, "payload chunk size in bytes")
+		chunk      = fs.Int64("chunk-size", bundle.DefaultChunkSize, "payload chunk size in bytes")
 		out        = fs.String("o", "", "output bundle file")
 		compatible stringList
 		from       stringList
@@ -50,11 +50,11 @@ func bundleCommand(stdout io.Writer) *ffcli.Command {
 			if err != nil {
 				return err
 			}
-			sk, err := updater.LoadSecretKey(*key, pw)
+			sk, err := bundle.LoadSecretKey(*key, pw)
 			if err != nil {
 				return err
 			}
-			m := &updater.Manifest{Format: 1, SecurityVersion: *secVersion, Compatible: compatible,
+			m := &bundle.Manifest{Format: 1, SecurityVersion: *secVersion, Compatible: compatible,
 				Created: time.Now().UTC().Truncate(time.Second)}
 			payload := *release
 			if *release != "" {
@@ -62,13 +62,13 @@ func bundleCommand(stdout io.Writer) *ffcli.Command {
 				if err != nil {
 					return err
 				}
-				files, err := beam.ReadTarball(f)
+				files, err := otprel.ReadTarball(f)
 				f.Close()
 				if err != nil {
 					return fmt.Errorf("%s: %w", *release, err)
 				}
-				m.Kind, m.Name, m.Version = updater.KindRelease, files.Name, files.Version
-				m.Upgrade = &updater.Upgrade{From: from, Mode: *mode, Downgrade: *downgrade}
+				m.Kind, m.Name, m.Version = bundle.KindRelease, files.Name, files.Version
+				m.Upgrade = &bundle.Upgrade{From: from, Mode: *mode, Downgrade: *downgrade}
 				if m.Upgrade.From == nil {
 					m.Upgrade.From = []string{}
 				}
@@ -77,30 +77,30 @@ func bundleCommand(stdout io.Writer) *ffcli.Command {
 					return cli.Usage("an agent bundle needs --version and --arch")
 				}
 				payload = *agent
-				m.Kind, m.Name, m.Version, m.Arch = updater.KindAgent, "beamupd", *vsn, *arch
+				m.Kind, m.Name, m.Version, m.Arch = bundle.KindAgent, "beamupd", *vsn, *arch
 			}
-			if m.Payload, err = updater.HashPayload(payload, *chunk); err != nil {
+			if m.Payload, err = bundle.HashPayload(payload, *chunk); err != nil {
 				return err
 			}
 			m.Payload.Path = m.Name + "-" + m.Version + filepath.Ext(payload)
-			if m.Kind == updater.KindRelease {
+			if m.Kind == bundle.KindRelease {
 				m.Payload.Path = m.Name + "-" + m.Version + ".tar.gz"
 			}
 			raw, err := json.MarshalIndent(m, "", "  ")
 			if err != nil {
 				return err
 			}
-			if _, err := updater.ParseManifest(raw); err != nil {
+			if _, err := bundle.ParseManifest(raw); err != nil {
 				return cli.Usage("%v", err)
 			}
-			sig := updater.SignManifest(sk, raw, m.Name+" "+m.Version)
+			sig := bundle.SignManifest(sk, raw, m.Name+" "+m.Version)
 			tmp := *out + ".tmp"
 			f, err := os.Create(tmp)
 			if err != nil {
 				return err
 			}
 			defer os.Remove(tmp)
-			if err := updater.WriteBundle(f, raw, sig, payload, m); err != nil {
+			if err := bundle.Write(f, raw, sig, payload, m); err != nil {
 				f.Close()
 				return err
 			}
@@ -111,7 +111,7 @@ func bundleCommand(stdout io.Writer) *ffcli.Command {
 				return err
 			}
 			fmt.Fprintf(stdout, "wrote %s: %s %s %s, %d bytes, bundle %s\n", *out, m.Kind, m.Name, m.Version,
-				m.Payload.Size, updater.BundleID(raw))
+				m.Payload.Size, bundle.ID(raw))
 			return nil
 		},
 	}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/beamup/beamup/report"
 	"io"
 	"os"
 	"path/filepath"
@@ -18,7 +19,6 @@ import (
 
 	"github.com/beamup/beamup/internal/cli"
 	"github.com/beamup/beamup/transport/serial"
-	"github.com/beamup/beamup/updater"
 )
 
 func serialCommand(stdout, stderr io.Writer) *ffcli.Command {
@@ -85,22 +85,11 @@ func push(ctx context.Context, s *serial.Session, path string, stdout, stderr io
 	if err != nil {
 		return cli.Exit(10, fmt.Errorf("%w; nothing was installed", err))
 	}
-	if v, ok := stagedAgent(lines); ok {
-		fmt.Fprintf(stderr, "the device tries beamupd %s before it hands over to it; waiting for the outcome\n", v)
-		return awaitAgent(ctx, s, v, stdout)
+	if r, ok := serial.ReplyOf(lines); ok && r.Outcome == report.Staged {
+		fmt.Fprintf(stderr, "the device tries beamupd %s before it hands over to it; waiting for the outcome\n", r.Version)
+		return awaitAgent(ctx, s, r.Version, stdout)
 	}
 	return outcomeExit(lines)
-}
-
-// stagedAgent finds the line with which the device says it took a new
-// beamupd to try ("staged: beamupd 2.0.0 verified; ...").
-func stagedAgent(lines []string) (version string, ok bool) {
-	for _, l := range lines {
-		if rest, ok := strings.CutPrefix(l, string(updater.Staged)+": beamupd "); ok {
-			return strings.Fields(rest)[0], true
-		}
-	}
-	return "", false
 }
 
 // awaitAgent asks the console for the device's status until the
@@ -119,11 +108,11 @@ func awaitAgent(ctx context.Context, s *serial.Session, version string, stdout i
 			continue
 		}
 		for _, l := range lines {
-			var st updater.Status
+			var st report.Status
 			if !strings.HasPrefix(l, "{") || json.Unmarshal([]byte(l), &st) != nil {
 				continue
 			}
-			if r := st.LastResult; r != nil && r.Version == version && r.Outcome != updater.Staged {
+			if r := st.LastResult; r != nil && r.Version == version && r.Outcome != report.Staged {
 				line := fmt.Sprintf("%s: %s", r.Outcome, r.Reason)
 				fmt.Fprintln(stdout, line)
 				if code := r.Outcome.ExitCode(); code != 0 {
@@ -136,21 +125,21 @@ func awaitAgent(ctx context.Context, s *serial.Session, version string, stdout i
 	return cli.Exit(12, fmt.Errorf("no outcome of the self-update to beamupd %s within 10 minutes", version))
 }
 
-// outcomeExit turns the device's outcome line into beamupd's exit code.
+// outcomeExit turns the device's reply into beamup's exit code.
 func outcomeExit(lines []string) error {
-	if o, reason, ok := serial.Outcome(lines); ok {
-		if code := o.ExitCode(); code != 0 {
-			return cli.Exit(code, fmt.Errorf("%s: %s", o, reason))
-		}
-		return nil
+	r, ok := serial.ReplyOf(lines)
+	switch {
+	case !ok:
+		return cli.Exit(12, fmt.Errorf("the device printed no outcome: %q", strings.Join(lines, " / ")))
+	case r.Busy:
+		return cli.Exit(2, errors.New(r.Reason))
+	case r.NotReceived:
+		return cli.Exit(10, fmt.Errorf("receive failed: %s; nothing was installed", r.Reason))
+	case r.Outcome == "":
+		return cli.Exit(12, errors.New(r.Reason))
 	}
-	for _, l := range lines {
-		if strings.HasPrefix(l, "busy:") {
-			return cli.Exit(2, fmt.Errorf("%s", l))
-		}
-		if strings.HasPrefix(l, "receive failed:") {
-			return cli.Exit(10, fmt.Errorf("%s", l))
-		}
+	if code := r.Outcome.ExitCode(); code != 0 {
+		return cli.Exit(code, fmt.Errorf("%s: %s", r.Outcome, r.Reason))
 	}
-	return cli.Exit(12, fmt.Errorf("the device printed no outcome: %q", strings.Join(lines, " / ")))
+	return nil
 }

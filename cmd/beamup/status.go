@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"github.com/beamup/beamup/report"
 	"io"
 	"sort"
 	"text/tabwriter"
@@ -14,7 +15,6 @@ import (
 	"github.com/peterbourgon/ff/v3/ffcli"
 
 	"github.com/beamup/beamup/transport/mqtt"
-	"github.com/beamup/beamup/updater"
 )
 
 func statusCommand(stdout io.Writer) *ffcli.Command {
@@ -31,7 +31,7 @@ func statusCommand(stdout io.Writer) *ffcli.Command {
 		FlagSet:    fs,
 		Exec: func(ctx context.Context, args []string) error {
 			return b.with(ctx, func(c paho.Client, t mqtt.Topics) error {
-				print := func(s updater.Status) {
+				print := func(s report.Status) {
 					if *asJSON {
 						json.NewEncoder(stdout).Encode(s)
 						return
@@ -43,8 +43,8 @@ func statusCommand(stdout io.Writer) *ffcli.Command {
 				}
 				wctx, cancel := context.WithTimeout(ctx, *settle)
 				defer cancel()
-				seen := map[string]updater.Status{}
-				mqtt.WatchStatus(wctx, c, t, *device, func(s updater.Status) { seen[s.Device] = s })
+				seen := map[string]report.Status{}
+				mqtt.WatchStatus(wctx, c, t, *device, func(s report.Status) { seen[s.Device] = s })
 				var ids []string
 				for id := range seen {
 					ids = append(ids, id)
@@ -68,7 +68,7 @@ func statusCommand(stdout io.Writer) *ffcli.Command {
 	}
 }
 
-func statusLine(s updater.Status) string {
+func statusLine(s report.Status) string {
 	line := fmt.Sprintf("%s %s %s %s", s.Device, release(s), s.State, last(s))
 	if p := s.Progress; p != nil && p.Total > 0 {
 		line += fmt.Sprintf(" %d%%", 100*p.Done/p.Total)
@@ -76,14 +76,14 @@ func statusLine(s updater.Status) string {
 	return line
 }
 
-func release(s updater.Status) string {
+func release(s report.Status) string {
 	if s.Release == nil {
 		return "-"
 	}
 	return s.Release.Name + " " + s.Release.Version
 }
 
-func last(s updater.Status) string {
+func last(s report.Status) string {
 	if l := s.LastResult; l != nil {
 		return fmt.Sprintf("%s %s: %s", l.Outcome, l.Version, l.Reason)
 	}

@@ -5,13 +5,13 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"github.com/beamup/beamup/bundle"
 	"io"
 	"os"
 
 	"github.com/peterbourgon/ff/v3/ffcli"
 
 	"github.com/beamup/beamup/internal/cli"
-	"github.com/beamup/beamup/updater"
 )
 
 func verifyCommand(stdout io.Writer) *ffcli.Command {
@@ -27,7 +27,7 @@ func verifyCommand(stdout io.Writer) *ffcli.Command {
 			if len(pubs) == 0 || len(args) != 1 {
 				return cli.Usage("verify needs --pub PUB and one bundle")
 			}
-			keys, err := updater.LoadPublicKeys(pubs)
+			keys, err := bundle.LoadPublicKeys(pubs)
 			if err != nil {
 				return err
 			}
@@ -36,7 +36,7 @@ func verifyCommand(stdout io.Writer) *ffcli.Command {
 				return err
 			}
 			defer f.Close()
-			h, err := updater.Verify(ctx, f, keys, nil, io.Discard)
+			h, err := bundle.Verify(ctx, f, keys, nil, io.Discard)
 			if err != nil {
 				return cli.Exit(1, fmt.Errorf("%s is not valid: %w", args[0], err))
 			}
@@ -64,7 +64,7 @@ func inspectCommand(stdout io.Writer) *ffcli.Command {
 				return err
 			}
 			defer f.Close()
-			h, err := updater.ReadHeader(f)
+			h, err := bundle.ReadHeader(f)
 			if err != nil {
 				return err
 			}
@@ -82,7 +82,7 @@ func inspectCommand(stdout io.Writer) *ffcli.Command {
 	}
 }
 
-func printSummary(w io.Writer, h *updater.Header) {
+func printSummary(w io.Writer, h *bundle.Header) {
 	m := h.Manifest
 	fmt.Fprintf(w, "bundle    %s\nkind      %s\nname      %s\nversion   %s\nsecurity  %d\n",
 		h.ID(), m.Kind, m.Name, m.Version, m.SecurityVersion)

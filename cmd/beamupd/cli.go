@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/beamup/beamup/report"
 	"io"
 	"os"
 
@@ -12,7 +13,6 @@ import (
 
 	"github.com/beamup/beamup/config"
 	"github.com/beamup/beamup/internal/cli"
-	"github.com/beamup/beamup/updater"
 )
 
 // version and commit are stamped at build time with -ldflags
@@ -56,10 +56,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if code, ok := cli.Code(err); ok {
 		return code
 	}
-	if errors.Is(err, updater.ErrBusy) {
+	if errors.Is(err, report.ErrBusy) {
 		return 2
 	}
-	if code := updater.OutcomeOf(err).ExitCode(); code != 0 {
+	if code := report.OutcomeOf(err).ExitCode(); code != 0 {
 		return code
 	}
 	return 2

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/beamup/beamup/bundle"
+	"github.com/beamup/beamup/report"
 	"io"
 	"os"
 	"path/filepath"
@@ -101,7 +103,7 @@ func serve(ctx context.Context, u *updater.Updater, c *config.Config, stderr io.
 	}
 	if c.Serial.Port != "" {
 		console := serial.NewConsole(nil, d, filepath.Join(c.Device.StateDir, "staging"))
-		console.Describe = func(s *updater.Status) { s.Device, s.Board, s.AgentVersion = c.Device.ID, c.Device.Board, version }
+		console.Describe = func(s *report.Status) { s.Device, s.Board, s.AgentVersion = c.Device.ID, c.Device.Board, version }
 		sinks = append(sinks, console.Event)
 		d.AddTransport(func(ctx context.Context) error {
 			// Opened for each run: the port is exclusive, and a new
@@ -142,7 +144,7 @@ type trialUpdater struct {
 	trial bool
 }
 
-func (t trialUpdater) Resume(ctx context.Context) (*updater.Result, error) {
+func (t trialUpdater) Resume(ctx context.Context) (*report.Result, error) {
 	if t.trial {
 		return nil, nil
 	}
@@ -166,7 +168,7 @@ func describe(c *config.Config) string {
 
 // mqttDevice is the device on the configured broker.
 func mqttDevice(inst mqtt.Installer, c *config.Config, log func(string, ...any)) (*mqtt.Device, error) {
-	keys, err := updater.LoadPublicKeys(c.Trust.PublicKeys)
+	keys, err := bundle.LoadPublicKeys(c.Trust.PublicKeys)
 	if err != nil {
 		return nil, err
 	}

@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"fmt"
+	"github.com/beamup/beamup/bundle"
+	"github.com/beamup/beamup/report"
 	"io"
 	"os"
 	"path/filepath"
@@ -19,7 +21,7 @@ import (
 // device connects to the node and builds the updater the configuration
 // describes. close releases the connection.
 func device(ctx context.Context, c *config.Config, log io.Writer) (u *updater.Updater, close func(), err error) {
-	keys, err := updater.LoadPublicKeys(c.Trust.PublicKeys)
+	keys, err := bundle.LoadPublicKeys(c.Trust.PublicKeys)
 	if err != nil {
 		return nil, nil, cli.Exit(2, err)
 	}
@@ -110,14 +112,14 @@ func withDevice(ctx context.Context, cfgPath string, log io.Writer, f func(*upda
 	return f(u, c)
 }
 
-// report prints an operation's outcome as one line and returns the error
+// printOutcome prints an operation's outcome as one line and returns the error
 // that carries its exit code.
-func report(w io.Writer, r *updater.Result, err error) error {
+func printOutcome(w io.Writer, r *report.Result, err error) error {
 	if r == nil {
 		return err
 	}
 	line := fmt.Sprintf("%s: %s", r.Outcome, r.Reason)
-	if r.Outcome == updater.Committed {
+	if r.Outcome == report.Committed {
 		fmt.Fprintln(w, line)
 		return nil
 	}

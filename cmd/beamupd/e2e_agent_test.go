@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/beamup/beamup/report"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -159,12 +160,12 @@ func (a *agentDevice) step() plan.Step {
 	return j.Op.Step
 }
 
-func (a *agentDevice) waitAgent(ok func(updater.Status) bool) updater.Status {
+func (a *agentDevice) waitAgent(ok func(report.Status) bool) report.Status {
 	return waitStatus(a.t, a.broker, a.id, a.sup.daemon, ok)
 }
 
-func lastOutcome(version string, o updater.Outcome) func(updater.Status) bool {
-	return func(s updater.Status) bool {
+func lastOutcome(version string, o report.Outcome) func(report.Status) bool {
+	return func(s report.Status) bool {
 		return s.LastResult != nil && s.LastResult.Version == version && s.LastResult.Outcome == o
 	}
 }
@@ -176,10 +177,10 @@ func TestSelfUpdateCommits(t *testing.T) {
 	t.Parallel()
 	a := newAgentDevice(t)
 	a.sup = a.supervise(a.exe)
-	a.waitAgent(func(s updater.Status) bool { return s.AgentVersion == "1.0.0" })
+	a.waitAgent(func(s report.Status) bool { return s.AgentVersion == "1.0.0" })
 
 	publishBundle(t, a.broker, agentBundle(t, "2.0.0", "", "--security-version", "3"), "--device", a.id)
-	s := a.waitAgent(lastOutcome("2.0.0", updater.Committed))
+	s := a.waitAgent(lastOutcome("2.0.0", report.Committed))
 	if s.AgentVersion != "2.0.0" {
 		t.Errorf("agent_version %q after commit, want 2.0.0", s.AgentVersion)
 	}
@@ -218,10 +219,10 @@ func TestSelfUpdateRevertsBadAgents(t *testing.T) {
 			t.Parallel()
 			a := newAgentDevice(t)
 			a.sup = a.supervise(a.exe)
-			a.waitAgent(func(s updater.Status) bool { return s.AgentVersion == "1.0.0" && s.State != "offline" })
+			a.waitAgent(func(s report.Status) bool { return s.AgentVersion == "1.0.0" && s.State != "offline" })
 			publishBundle(t, a.broker, agentBundle(t, c.version, c.fault), "--device", a.id)
-			s := a.waitAgent(func(s updater.Status) bool {
-				return lastOutcome(c.version, updater.Reverted)(s) && s.AgentVersion == "1.0.0"
+			s := a.waitAgent(func(s report.Status) bool {
+				return lastOutcome(c.version, report.Reverted)(s) && s.AgentVersion == "1.0.0"
 			})
 			if !strings.Contains(s.LastResult.Reason, c.why) || !strings.Contains(s.LastResult.Reason, "beamupd 1.0.0 runs") {
 				t.Errorf("reason %q, want %q", s.LastResult.Reason, c.why)
@@ -235,7 +236,7 @@ func TestSelfUpdateRevertsBadAgents(t *testing.T) {
 			// Remembered: the target still names the bundle, and it is not
 			// tried again after a restart.
 			a.sup.kill()
-			a.waitAgent(func(s updater.Status) bool { return s.AgentVersion == "1.0.0" && s.State == "reverted" })
+			a.waitAgent(func(s report.Status) bool { return s.AgentVersion == "1.0.0" && s.State == "reverted" })
 			time.Sleep(time.Second)
 			if n := strings.Count(a.sup.log(), "trying beamupd "+c.version); n != 2 {
 				t.Errorf("tried again after a restart: %d attempts", n)
@@ -282,7 +283,7 @@ func TestSelfUpdateBesideTheDaemon(t *testing.T) {
 	t.Parallel()
 	a := newAgentDevice(t)
 	a.sup = a.supervise(a.exe)
-	a.waitAgent(func(s updater.Status) bool { return s.AgentVersion == "1.0.0" && s.State != "offline" })
+	a.waitAgent(func(s report.Status) bool { return s.AgentVersion == "1.0.0" && s.State != "offline" })
 	before := sha(t, a.exe)
 	code, out := a.install(agentBundle(t, "2.0.0", ""))
 	if code != 10 || !strings.Contains(out, "beamupd run (pid") || !strings.Contains(out, "send the bundle to it over MQTT") {
@@ -316,7 +317,7 @@ func TestSelfUpdateKilledAtEachStep(t *testing.T) {
 	// old binary is still in place and reports the interruption.
 	a := newAgentDevice(t)
 	a.sup = a.supervise(a.exe)
-	a.waitAgent(func(s updater.Status) bool { return s.AgentVersion == "1.0.0" && s.State != "offline" })
+	a.waitAgent(func(s report.Status) bool { return s.AgentVersion == "1.0.0" && s.State != "offline" })
 	publishBundle(t, a.broker, agentBundle(t, "2.0.0", ""), "--device", a.id)
 	waitFor(t, 60*time.Second, "the trial", func() bool { return a.step() == plan.AgentTrying })
 	// Only this device's trial: other tests run their own beamupd 2.0.0.
@@ -326,7 +327,7 @@ func TestSelfUpdateKilledAtEachStep(t *testing.T) {
 	}
 	waitFor(t, 30*time.Second, "the trial's process", trials)
 	a.sup.kill()
-	s := a.waitAgent(lastOutcome("2.0.0", updater.Reverted))
+	s := a.waitAgent(lastOutcome("2.0.0", report.Reverted))
 	if s.AgentVersion != "1.0.0" || !strings.Contains(s.LastResult.Reason, "interrupted at step agent-trying") {
 		t.Errorf("after a kill during the trial: agent %s, %+v", s.AgentVersion, s.LastResult)
 	}
@@ -339,14 +340,14 @@ func TestSelfUpdateKilledAtEachStep(t *testing.T) {
 	for _, c := range []struct {
 		point   string
 		at      string // what runs from the path when the supervisor restarts
-		outcome updater.Outcome
+		outcome report.Outcome
 	}{
-		{"agent-staged", "1.0.0", updater.Reverted},
-		{"agent-trying", "1.0.0", updater.Reverted},
-		{"agent-replacing", "1.0.0", updater.Reverted},
-		{"agent-kept-previous", "1.0.0", updater.Reverted},
-		{"agent-before-rename", "1.0.0", updater.Reverted},
-		{"agent-renamed", "2.0.0", updater.Committed},
+		{"agent-staged", "1.0.0", report.Reverted},
+		{"agent-trying", "1.0.0", report.Reverted},
+		{"agent-replacing", "1.0.0", report.Reverted},
+		{"agent-kept-previous", "1.0.0", report.Reverted},
+		{"agent-before-rename", "1.0.0", report.Reverted},
+		{"agent-renamed", "2.0.0", report.Committed},
 	} {
 		t.Run(c.point, func(t *testing.T) {
 			t.Parallel()
@@ -354,7 +355,7 @@ func TestSelfUpdateKilledAtEachStep(t *testing.T) {
 			copyFile(t, a.exe, beamupdBuild(t, "1.0.0", "failpoints"))
 			marker := filepath.Join(t.TempDir(), "fired")
 			a.sup = a.supervise(a.exe, "BEAMUPD_FAILPOINT="+c.point+":"+marker)
-			a.waitAgent(func(s updater.Status) bool { return s.AgentVersion == "1.0.0" && s.State != "offline" })
+			a.waitAgent(func(s report.Status) bool { return s.AgentVersion == "1.0.0" && s.State != "offline" })
 			publishBundle(t, a.broker, agentBundle(t, "2.0.0", ""), "--device", a.id)
 
 			s := a.waitAgent(lastOutcome("2.0.0", c.outcome))
@@ -364,7 +365,7 @@ func TestSelfUpdateKilledAtEachStep(t *testing.T) {
 			if s.AgentVersion != c.at || agentVersion(t, a.exe) != c.at {
 				t.Errorf("agent %s runs from %s, want %s", s.AgentVersion, agentVersion(t, a.exe), c.at)
 			}
-			if c.outcome == updater.Reverted && !strings.Contains(s.LastResult.Reason, "interrupted at step") {
+			if c.outcome == report.Reverted && !strings.Contains(s.LastResult.Reason, "interrupted at step") {
 				t.Errorf("reverted without saying why: %+v", s.LastResult)
 			}
 			if st := a.step(); st != "" {

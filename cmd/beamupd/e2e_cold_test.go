@@ -2,6 +2,7 @@ package main_test
 
 import (
 	"fmt"
+	"github.com/beamup/beamup/report"
 	"os"
 	"path/filepath"
 	"strings"
@@ -12,7 +13,6 @@ import (
 
 	"github.com/beamup/beamup/internal/otptest"
 	"github.com/beamup/beamup/plan"
-	"github.com/beamup/beamup/updater"
 )
 
 // gaugeWith returns a bundle of gauge 2.0.0 whose sys.config is cfg: the
@@ -148,11 +148,11 @@ func TestColdUpgradeKilledAtEachStep(t *testing.T) {
 				return j.Op == nil && j.Last != nil && j.Last.Version == "2.0.0"
 			})
 			j := d.journal()
-			if j.Last.Outcome != updater.Reverted && j.Last.Outcome != updater.Committed {
+			if j.Last.Outcome != report.Reverted && j.Last.Outcome != report.Committed {
 				t.Errorf("last result %+v, want reverted or committed\n%s", j.Last, dm.log())
 			}
 			v := d.permanentHealthy("gauge", "gauge_health:check")
-			if want := map[updater.Outcome]string{updater.Reverted: "1.0.0", updater.Committed: "2.0.0"}[j.Last.Outcome]; v != want {
+			if want := map[report.Outcome]string{report.Reverted: "1.0.0", report.Committed: "2.0.0"}[j.Last.Outcome]; v != want {
 				t.Errorf("%s, but %s is permanent, want %s", j.Last.Outcome, v, want)
 			}
 			dm.stop()

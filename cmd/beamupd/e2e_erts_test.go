@@ -1,12 +1,12 @@
 package main_test
 
 import (
+	"github.com/beamup/beamup/otprel"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
-	"github.com/beamup/beamup/beam"
 	"github.com/beamup/beamup/internal/otptest"
 )
 
@@ -17,12 +17,12 @@ import (
 // the test when they are not under the root's erts-VSN/bin.
 func (d *device) runningERTS() string {
 	d.t.Helper()
-	pid, _ := beam.String(d.call("os", "getpid"))
+	pid, _ := otprel.String(d.call("os", "getpid"))
 	exe, err := os.Readlink(filepath.Join("/proc", pid, "exe"))
 	if err != nil {
 		d.t.Fatalf("the node's program: %v", err)
 	}
-	bindir, _ := beam.String(d.call("os", "getenv", "BINDIR"))
+	bindir, _ := otprel.String(d.call("os", "getenv", "BINDIR"))
 	vsn := func(what, dir string) string {
 		rel, err := filepath.Rel(d.Root, dir)
 		erts, rest, _ := strings.Cut(filepath.ToSlash(rel), "/")

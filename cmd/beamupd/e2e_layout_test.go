@@ -3,6 +3,7 @@ package main_test
 import (
 	"context"
 	"fmt"
+	"github.com/beamup/beamup/otprel"
 	"strings"
 	"testing"
 
@@ -32,7 +33,7 @@ func (d *device) bootedRelease() string {
 	if !ok || len(id) != 2 {
 		return "?"
 	}
-	vsn, _ := beam.String(id[1])
+	vsn, _ := otprel.String(id[1])
 	return vsn
 }
 

@@ -3,6 +3,7 @@ package main_test
 import (
 	"context"
 	"fmt"
+	"github.com/beamup/beamup/otprel"
 	"strings"
 	"testing"
 	"time"
@@ -42,7 +43,7 @@ func TestMixHotUpgradeAndDowngrade(t *testing.T) {
 	if got := strings.Join(d.releases(), " "); got != "1.0.0:old 1.1.0:permanent" {
 		t.Errorf("after the hot upgrade releases %s, want 1.0.0 old and 1.1.0 permanent", got)
 	}
-	if which, _ := beam.String(d.call("code", "which", etf.Atom("Elixir.Meter.Counter"))); !strings.Contains(which, "lib/meter-1.1.0/") {
+	if which, _ := otprel.String(d.call("code", "which", etf.Atom("Elixir.Meter.Counter"))); !strings.Contains(which, "lib/meter-1.1.0/") {
 		t.Errorf("after the hot upgrade Meter.Counter is loaded from %s, want lib/meter-1.1.0", which)
 	}
 	d.meterIs("after the hot upgrade", "1.1.0", 3)
@@ -74,10 +75,10 @@ func TestMixHotUpgradeAndDowngrade(t *testing.T) {
 func (d *device) sameNode(what string, osPid, counter etf.Term) {
 	d.t.Helper()
 	if got := d.call("os", "getpid"); got != osPid {
-		d.t.Errorf("%s restarted the node: os pid %s, was %s", what, beam.Format(got), beam.Format(osPid))
+		d.t.Errorf("%s restarted the node: os pid %s, was %s", what, otprel.Format(got), otprel.Format(osPid))
 	}
 	if got := d.call("erlang", "whereis", etf.Atom("Elixir.Meter.Counter")); got != counter {
-		d.t.Errorf("after %s Meter.Counter is %s, was %s: its state was not kept", what, beam.Format(got), beam.Format(counter))
+		d.t.Errorf("after %s Meter.Counter is %s, was %s: its state was not kept", what, otprel.Format(got), otprel.Format(counter))
 	}
 }
 
@@ -108,12 +109,12 @@ func (d *device) meterIs(when, vsn string, count int) bool {
 	switch vsn {
 	case "1.0.0":
 		if fmt.Sprint(state) != fmt.Sprint(count) {
-			errorf("Meter.Counter's state is %s, want %d (1.0.0 keeps the count as an integer)", beam.Format(state), count)
+			errorf("Meter.Counter's state is %s, want %d (1.0.0 keeps the count as an integer)", otprel.Format(state), count)
 		}
 	default:
 		m, isMap := state.(etf.Map)
 		if !isMap || len(m) != 1 || fmt.Sprint(m[etf.Atom("count")]) != fmt.Sprint(count) {
-			errorf("Meter.Counter's state is %s, want %%{count: %d} (the 1.1.0 shape)", beam.Format(state), count)
+			errorf("Meter.Counter's state is %s, want %%{count: %d} (the 1.1.0 shape)", otprel.Format(state), count)
 		}
 	}
 
@@ -132,14 +133,14 @@ func (d *device) meterIs(when, vsn string, count int) bool {
 	var consolidated []string
 	path, _ := d.call("code", "get_path").(etf.List)
 	for _, p := range path {
-		if s, _ := beam.String(p); strings.HasSuffix(s, "/consolidated") {
+		if s, _ := otprel.String(p); strings.HasSuffix(s, "/consolidated") {
 			consolidated = append(consolidated, s)
 		}
 	}
 	if len(consolidated) != 1 || !strings.HasSuffix(consolidated[0], "releases/"+vsn+"/consolidated") {
 		errorf("the code path has the consolidated protocols of %v, want releases/%s/consolidated only", consolidated, vsn)
 	}
-	which, _ := beam.String(d.call("code", "which", etf.Atom("Elixir.String.Chars")))
+	which, _ := otprel.String(d.call("code", "which", etf.Atom("Elixir.String.Chars")))
 	reading := etf.Map{etf.Atom("__struct__"): etf.Atom("Elixir.Meter.Reading"),
 		etf.Atom("sensor"): "main", etf.Atom("value"): 0, etf.Atom("unit"): "kWh"}
 	impl := d.call("Elixir.String.Chars", "impl_for", reading)
@@ -149,7 +150,7 @@ func (d *device) meterIs(when, vsn string, count int) bool {
 	}
 	if impl != wantImpl {
 		errorf("String.Chars.impl_for(%%Meter.Reading{}) is %s, want %s as releases/%s/consolidated has it; String.Chars is loaded from %s",
-			beam.Format(impl), beam.Format(wantImpl), vsn, which)
+			otprel.Format(impl), otprel.Format(wantImpl), vsn, which)
 	}
 
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -157,8 +158,8 @@ func (d *device) meterIs(when, vsn string, count int) bool {
 	v, err := d.node.Call(ctx, "Elixir.Meter", "describe")
 	if err != nil {
 		errorf("Meter.describe() failed (String.Chars is loaded from %s): %v", which, err)
-	} else if got, _ := beam.String(v); got != wantDescribe {
-		errorf("Meter.describe() = %s, want %q", beam.Format(v), wantDescribe)
+	} else if got, _ := otprel.String(v); got != wantDescribe {
+		errorf("Meter.describe() = %s, want %q", otprel.Format(v), wantDescribe)
 	}
 	return ok
 }

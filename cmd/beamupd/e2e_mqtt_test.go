@@ -8,6 +8,8 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"github.com/beamup/beamup/bundle"
+	"github.com/beamup/beamup/report"
 	"io"
 	"os"
 	"os/exec"
@@ -21,7 +23,6 @@ import (
 	"github.com/beamup/beamup/internal/brokertest"
 	"github.com/beamup/beamup/internal/otptest"
 	"github.com/beamup/beamup/transport/mqtt"
-	"github.com/beamup/beamup/updater"
 )
 
 // daemon is a running beamupd run.
@@ -66,7 +67,7 @@ func mqttSection(broker string, groups ...string) string {
 }
 
 // waitStatus waits for the device's retained status to satisfy ok.
-func waitStatus(t *testing.T, broker, device string, dm *daemon, ok func(updater.Status) bool) updater.Status {
+func waitStatus(t *testing.T, broker, device string, dm *daemon, ok func(report.Status) bool) report.Status {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
@@ -75,10 +76,10 @@ func waitStatus(t *testing.T, broker, device string, dm *daemon, ok func(updater
 		t.Fatal(err)
 	}
 	defer c.Disconnect(100)
-	var got, last updater.Status
+	var got, last report.Status
 	found := false
 	wctx, stop := context.WithCancel(ctx)
-	mqtt.WatchStatus(wctx, c, mqtt.Topics{Prefix: "beamup"}, device, func(s updater.Status) {
+	mqtt.WatchStatus(wctx, c, mqtt.Topics{Prefix: "beamup"}, device, func(s report.Status) {
 		last = s
 		if ok(s) {
 			got, found = s, true
@@ -92,8 +93,8 @@ func waitStatus(t *testing.T, broker, device string, dm *daemon, ok func(updater
 	return got
 }
 
-func committedOn(vsn string) func(updater.Status) bool {
-	return func(s updater.Status) bool {
+func committedOn(vsn string) func(report.Status) bool {
+	return func(s report.Status) bool {
 		return s.State == "committed" && s.Release != nil && s.Release.Version == vsn
 	}
 }
@@ -119,7 +120,7 @@ func TestMQTTFleetUpgrade(t *testing.T) {
 	da := a.run()
 	id := publishBundle(t, url, signed(t, "1.1.0", "--chunk-size", "262144"), "--group", "line1")
 	s := waitStatus(t, url, a.id, da, committedOn("1.1.0"))
-	if s.LastResult == nil || s.LastResult.Outcome != updater.Committed || s.Device != a.id || s.AgentVersion == "" {
+	if s.LastResult == nil || s.LastResult.Outcome != report.Committed || s.Device != a.id || s.AgentVersion == "" {
 		t.Errorf("status %+v", s)
 	}
 	if v := a.runningApp(); v != "1.1.0" {
@@ -195,7 +196,7 @@ func TestMQTTBrokerKilledDuringDownload(t *testing.T) {
 	c.Disconnect(100)
 
 	dm := d.run()
-	waitStatus(t, url, d.id, dm, func(s updater.Status) bool {
+	waitStatus(t, url, d.id, dm, func(s report.Status) bool {
 		return s.State == "downloading" && s.Progress != nil && s.Progress.Done >= int64(half)*65536
 	})
 	broker.Kill()
@@ -234,7 +235,7 @@ func TestMQTTBadInput(t *testing.T) {
 	}
 	// A target naming a bundle whose offer is junk.
 	pub(t, c, tp.DeviceTarget(d.id), []byte(`{"bundle":"`+strings.Repeat("a", 64)+`"}`))
-	waitStatus(t, url, d.id, dm, func(s updater.Status) bool {
+	waitStatus(t, url, d.id, dm, func(s report.Status) bool {
 		return s.State == "rejected" && s.LastResult != nil && strings.Contains(s.LastResult.Reason, "not an offer")
 	})
 
@@ -243,7 +244,7 @@ func TestMQTTBadInput(t *testing.T) {
 	other := t.TempDir() + "/other.bundle"
 	run(t, beamup, "bundle", "--key", keyDir+"/other.key", "--release", otptest.Tarball(t, "1.1.0"), "-o", other)
 	id := publishBundle(t, url, other, "--device", d.id)
-	waitStatus(t, url, d.id, dm, func(s updater.Status) bool {
+	waitStatus(t, url, d.id, dm, func(s report.Status) bool {
 		return s.State == "rejected" && s.LastResult != nil && s.LastResult.Bundle == id &&
 			strings.Contains(s.LastResult.Reason, "not signed by a trusted key")
 	})
@@ -256,7 +257,7 @@ func TestMQTTBadInput(t *testing.T) {
 	h := readHeader(t, good)
 	pub(t, c, tp.Chunk(id, 3), bytes.Repeat([]byte{1}, int(h.Manifest.Payload.ChunkSize)))
 	pub(t, c, tp.DeviceTarget(d.id), []byte(`{"bundle":"`+id+`"}`))
-	waitStatus(t, url, d.id, dm, func(s updater.Status) bool {
+	waitStatus(t, url, d.id, dm, func(s report.Status) bool {
 		return s.State == "rejected" && s.LastResult != nil && s.LastResult.Bundle == id &&
 			strings.Contains(s.LastResult.Reason, "chunk 3")
 	})
@@ -283,7 +284,7 @@ func TestMQTTRevertedBundleIsTriedOnce(t *testing.T) {
 	}
 	dm := d.run()
 	id := publishBundle(t, url, signed(t, "1.2.0"), "--device", d.id)
-	waitStatus(t, url, d.id, dm, func(s updater.Status) bool {
+	waitStatus(t, url, d.id, dm, func(s report.Status) bool {
 		return s.State == "reverted" && s.LastResult != nil && s.LastResult.Bundle == id
 	})
 	dm.stop()
@@ -320,14 +321,14 @@ func pub(t *testing.T, c paho.Client, topic string, payload []byte) {
 	}
 }
 
-func readHeader(t *testing.T, bundle string) *updater.Header {
+func readHeader(t *testing.T, path string) *bundle.Header {
 	t.Helper()
-	f, err := os.Open(bundle)
+	f, err := os.Open(path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	h, err := updater.ReadHeader(f)
+	h, err := bundle.ReadHeader(f)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -335,7 +336,7 @@ func readHeader(t *testing.T, bundle string) *updater.Header {
 }
 
 // readChunks returns the payload of a bundle cut into its chunks.
-func readChunks(t *testing.T, bundle string, h *updater.Header) [][]byte {
+func readChunks(t *testing.T, bundle string, h *bundle.Header) [][]byte {
 	t.Helper()
 	f, err := os.Open(bundle)
 	if err != nil {

@@ -6,6 +6,7 @@ import (
 	"compress/gzip"
 	"context"
 	"fmt"
+	"github.com/beamup/beamup/otprel"
 	"io"
 	"os"
 	"path/filepath"
@@ -15,7 +16,6 @@ import (
 
 	"github.com/ergo-services/ergo/etf"
 
-	"github.com/beamup/beamup/beam"
 	"github.com/beamup/beamup/internal/otptest"
 )
 
@@ -174,7 +174,7 @@ func TestRebar3HotUpgradeThenPowerCycle(t *testing.T) {
 	state := d.call("tally_counter", "state")
 	if rebar3Field(state, "count") != "3" || rebar3Field(state, "migrated") != "true" {
 		t.Errorf("tally_counter state %s, want the count 3 migrated into the 1.1.0 map (count => 3, migrated => true)",
-			beam.Format(state))
+			otprel.Format(state))
 	}
 	if v := rebar3Running(d); v != "1.1.0" {
 		t.Errorf("tally %s runs after the upgrade, want 1.1.0", v)
@@ -205,7 +205,7 @@ func TestRebar3BrokenUpgradeReverts(t *testing.T) {
 	}
 	if v := rebar3Running(d); v != "1.1.0" {
 		t.Errorf("after the revert tally %s runs (boot script of release %s), want 1.1.0", v, d.bootedRelease())
-	} else if h := beam.Format(d.call("tally_health", "check")); h != "ok" {
+	} else if h := otprel.Format(d.call("tally_health", "check")); h != "ok" {
 		t.Errorf("after the revert tally_health:check() = %s, want ok", h)
 	}
 	if got := strings.Join(d.releases(), " "); got != "1.0.0:old 1.1.0:permanent" {
@@ -240,7 +240,7 @@ func TestRebar3RollbackThenPowerCycle(t *testing.T) {
 	if v := rebar3Running(d); v != "1.0.0" {
 		t.Errorf("after the rollback tally %s runs, want 1.0.0", v)
 	}
-	if s := beam.Format(d.call("tally_counter", "state")); s != "2" {
+	if s := otprel.Format(d.call("tally_counter", "state")); s != "2" {
 		t.Errorf("after the hot downgrade tally_counter's state is %s, want the count 2 back in the 1.0.0 shape (an integer)", s)
 	}
 	rebar3PowerCycled(d, "1.0.0", "the rollback to 1.0.0")

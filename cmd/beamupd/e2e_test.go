@@ -6,6 +6,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/beamup/beamup/bundle"
+	"github.com/beamup/beamup/otprel"
+	"github.com/beamup/beamup/report"
 	"net"
 	"os"
 	"os/exec"
@@ -225,10 +228,10 @@ func (d *device) releases() []string {
 	return out
 }
 
-func (d *device) status() updater.Status {
+func (d *device) status() report.Status {
 	d.t.Helper()
 	code, out := d.beamupd("status", "--json")
-	var s updater.Status
+	var s report.Status
 	if code != 0 || json.Unmarshal([]byte(out), &s) != nil {
 		d.t.Fatalf("beamupd status --json: exit %d\n%s", code, out)
 	}
@@ -276,7 +279,7 @@ func TestHotUpgradeKeepsState(t *testing.T) {
 	if got := d.call("erlang", "whereis", etf.Atom("gauge_counter")); got != pidBefore {
 		t.Errorf("gauge_counter pid %v, was %v", got, pidBefore)
 	}
-	state := beam.Format(d.call("gauge_counter", "state"))
+	state := otprel.Format(d.call("gauge_counter", "state"))
 	if !strings.Contains(state, "count => 3") {
 		t.Errorf("gauge_counter state %s, want the count 3 in the 1.1.0 map", state)
 	}
@@ -284,7 +287,7 @@ func TestHotUpgradeKeepsState(t *testing.T) {
 		t.Errorf("releases %s, want 1.0.0 old and 1.1.0 permanent", got)
 	}
 	// With a prepared RELEASES the new code runs from the new directory.
-	which, _ := beam.String(d.call("code", "which", etf.Atom("gauge_counter")))
+	which, _ := otprel.String(d.call("code", "which", etf.Atom("gauge_counter")))
 	if !strings.Contains(which, "lib/gauge-1.1.0/") {
 		t.Errorf("gauge_counter loaded from %s, want lib/gauge-1.1.0", which)
 	}
@@ -413,7 +416,7 @@ func TestNodeKilledDuringInstall(t *testing.T) {
 		t.Errorf("gauge %s runs, want 1.0.0", v)
 	}
 	j := d.journal()
-	if j.Op != nil || j.Last == nil || j.Last.Outcome != updater.Reverted || !strings.Contains(j.Last.Reason, "1.0.0") {
+	if j.Op != nil || j.Last == nil || j.Last.Outcome != report.Reverted || !strings.Contains(j.Last.Reason, "1.0.0") {
 		t.Errorf("journal %+v %+v, want no operation and a reverted result", j.Op, j.Last)
 	}
 }
@@ -445,7 +448,7 @@ func TestBeamupdKilledAndResumed(t *testing.T) {
 				j := d.journal()
 				return j.Op == nil && j.Last != nil && j.Last.Version == "1.1.0"
 			})
-			if j := d.journal(); j.Last.Outcome != updater.Reverted || !strings.Contains(j.Last.Reason, "interrupted at step "+string(step)) {
+			if j := d.journal(); j.Last.Outcome != report.Reverted || !strings.Contains(j.Last.Reason, "interrupted at step "+string(step)) {
 				t.Errorf("last result %+v, want reverted after an interruption at %s\n%s", j.Last, step, dm.log())
 			}
 			if v := d.runningApp(); v != "1.0.0" {
@@ -503,7 +506,7 @@ func TestRejectedBundlesChangeNothing(t *testing.T) {
 	cases := []struct {
 		name, bundle, want string
 	}{
-		{"tampered manifest", rewriteEntry(t, good, updater.ManifestName, func(b []byte) []byte {
+		{"tampered manifest", rewriteEntry(t, good, bundle.ManifestName, func(b []byte) []byte {
 			return bytes.Replace(b, []byte(`"security_version": 5`), []byte(`"security_version": 9`), 1)
 		}), "not signed by a trusted key"},
 		{"tampered payload", rewriteEntry(t, good, "gauge-1.1.0.tar.gz", func(b []byte) []byte {
@@ -706,8 +709,8 @@ func TestMisspeltHealthFunctionRejected(t *testing.T) {
 	// An Elixir-style name gets a hint: 'Elixir.Gauge.Health' exists here.
 	src := writeFile(t, "Elixir.Gauge.Health.erl", "-module('Elixir.Gauge.Health').\n-export([check/0]).\ncheck() -> ok.\n")
 	run(t, "erlc", "-o", filepath.Dir(src), src)
-	if v := d.call("code", "load_abs", strings.TrimSuffix(src, ".erl")); beam.Format(v) != "{module,'Elixir.Gauge.Health'}" {
-		t.Fatalf("loading Elixir.Gauge.Health: %s", beam.Format(v))
+	if v := d.call("code", "load_abs", strings.TrimSuffix(src, ".erl")); otprel.Format(v) != "{module,'Elixir.Gauge.Health'}" {
+		t.Fatalf("loading Elixir.Gauge.Health: %s", otprel.Format(v))
 	}
 	d2cfg, _ := os.ReadFile(d.config)
 	os.WriteFile(d.config, bytes.Replace(d2cfg, []byte("gauge_helth:check"), []byte("Gauge.Health:check"), 1), 0o644)

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"flag"
+	"github.com/beamup/beamup/report"
 	"io"
 
 	"github.com/peterbourgon/ff/v3/ffcli"
@@ -32,10 +33,10 @@ func installCommand(stdout, stderr io.Writer) *ffcli.Command {
 			}
 			return withDevice(ctx, *cfgPath, stderr, func(u *updater.Updater, c *config.Config) error {
 				r, err := u.Install(ctx, args[0])
-				if err == nil && r.Outcome == updater.Staged {
+				if err == nil && r.Outcome == report.Staged {
 					r, err = selfUpdate(ctx, u, c)
 				}
-				return report(stdout, r, err)
+				return printOutcome(stdout, r, err)
 			})
 		},
 	}
@@ -45,7 +46,7 @@ func installCommand(stdout, stderr io.Writer) *ffcli.Command {
 // this one-shot process does not hand over to it. Not while a daemon
 // serves the device: the new binary on trial would contend with it for
 // the broker's client id and the serial port, and fail for that.
-func selfUpdate(ctx context.Context, u *updater.Updater, c *config.Config) (*updater.Result, error) {
+func selfUpdate(ctx context.Context, u *updater.Updater, c *config.Config) (*report.Result, error) {
 	if d := updater.RunningDaemon(c.Device.StateDir); d != "" {
 		return u.DropStagedAgent(d + " serves this device; send the bundle to it over MQTT or the serial console, " +
 			"where it tries and hands over to the new beamupd itself, or stop it first")

@@ -26,7 +26,7 @@ func rollbackCommand(stdout, stderr io.Writer) *ffcli.Command {
 			}
 			return withDevice(ctx, *cfgPath, stderr, func(u *updater.Updater, _ *config.Config) error {
 				r, err := u.Rollback(ctx)
-				return report(stdout, r, err)
+				return printOutcome(stdout, r, err)
 			})
 		},
 	}

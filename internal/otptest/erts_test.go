@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"fmt"
+	"github.com/beamup/beamup/otprel"
 	"io"
 	"os"
 	"os/exec"
@@ -13,7 +14,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/beamup/beamup/beam"
 	"github.com/beamup/beamup/internal/otptest"
 )
 
@@ -157,10 +157,10 @@ func TestRenameERTSErlTar(t *testing.T) {
 
 	files, err := readTarball(p)
 	if err != nil {
-		t.Fatalf("beam.ReadTarball of the copy: %v", err)
+		t.Fatalf("otprel.ReadTarball of the copy: %v", err)
 	}
 	if files.ERTS != newVsn || !files.ERTSIncluded || files.Version != "2.0.0" || len(files.Apps) != len(orig.Apps) {
-		t.Errorf("beam.ReadTarball: gauge %s on ERTS %s (included %v), %d apps; want 2.0.0 on %s included, %d apps",
+		t.Errorf("otprel.ReadTarball: gauge %s on ERTS %s (included %v), %d apps; want 2.0.0 on %s included, %d apps",
 			files.Version, files.ERTS, files.ERTSIncluded, len(files.Apps), newVsn, len(orig.Apps))
 	}
 
@@ -242,11 +242,11 @@ func cstr(f []byte) string {
 	return string(f)
 }
 
-func readTarball(p string) (*beam.ReleaseFiles, error) {
+func readTarball(p string) (*otprel.ReleaseFiles, error) {
 	f, err := os.Open(p)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	return beam.ReadTarball(f)
+	return otprel.ReadTarball(f)
 }

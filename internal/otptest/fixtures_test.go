@@ -5,6 +5,7 @@ import (
 	"compress/gzip"
 	"context"
 	"fmt"
+	"github.com/beamup/beamup/otprel"
 	"io"
 	"os"
 	"os/exec"
@@ -15,8 +16,6 @@ import (
 	"time"
 
 	"github.com/ergo-services/ergo/etf"
-
-	"github.com/beamup/beamup/beam"
 )
 
 // members reads a release tarball: every member's name and, for the names
@@ -131,7 +130,7 @@ func TestGauge2Boot(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		return beam.Format(v)
+		return otprel.Format(v)
 	}
 	if h := health(); h != "ok" {
 		t.Errorf("gauge_health:check() = %s, want ok", h)

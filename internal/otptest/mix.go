@@ -1,9 +1,8 @@
 package otptest
 
 import (
+	"github.com/beamup/beamup/otprel"
 	"github.com/ergo-services/ergo/etf"
-
-	"github.com/beamup/beamup/beam"
 )
 
 // Mix is the Elixir sample of testdata/mix, built by testdata/mix/build.sh
@@ -41,5 +40,5 @@ func MeterEnv(t etf.Term) string {
 			return string(b)
 		}
 	}
-	return beam.Format(t)
+	return otprel.Format(t)
 }

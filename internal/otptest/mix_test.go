@@ -2,6 +2,7 @@ package otptest
 
 import (
 	"context"
+	"github.com/beamup/beamup/otprel"
 	"os"
 	"path/filepath"
 	"strings"
@@ -9,8 +10,6 @@ import (
 	"time"
 
 	"github.com/ergo-services/ergo/etf"
-
-	"github.com/beamup/beamup/beam"
 )
 
 // The mix sample boots through mix's own bin/meter as a target system of
@@ -37,7 +36,7 @@ func TestMixTarget(t *testing.T) {
 		t.Helper()
 		// mix's erts-VSN/bin/erl takes its root from where it lies, not
 		// Debian's /usr/lib/erlang.
-		if root, _ := beam.String(call("code", "root_dir")); root != tg.Root {
+		if root, _ := otprel.String(call("code", "root_dir")); root != tg.Root {
 			t.Errorf("%s: code:root_dir() is %s, want the target's root %s", when, root, tg.Root)
 		}
 		apps, err := c.StartedApps(ctx)
@@ -48,7 +47,7 @@ func TestMixTarget(t *testing.T) {
 			t.Errorf("%s: the node runs meter %q, want 1.0.0 (applications %v)", when, meter, apps)
 		}
 		// Booted through mix's script: its boot file and sys.config.
-		boot := beam.Format(call("init", "get_argument", etf.Atom("boot")))
+		boot := otprel.Format(call("init", "get_argument", etf.Atom("boot")))
 		if want := filepath.Join(tg.Root, "releases", "1.0.0", "start"); boot != `{ok,[["`+want+`"]]}` {
 			t.Errorf("%s: booted with -boot %s, want %s", when, boot, want)
 		}
@@ -56,9 +55,9 @@ func TestMixTarget(t *testing.T) {
 			t.Errorf("%s: meter's site is %s, want %q from config/runtime.exs (config.exs says %q)", when, site, want, MeterBuildSite)
 		}
 		if got := call("Elixir.Meter.Health", "check"); got != etf.Atom("ok") {
-			t.Errorf("%s: Meter.Health.check() = %s, want ok", when, beam.Format(got))
+			t.Errorf("%s: Meter.Health.check() = %s, want ok", when, otprel.Format(got))
 		}
-		if got, _ := beam.String(call("Elixir.Meter", "describe")); got != "v1 main 0 kWh" {
+		if got, _ := otprel.String(call("Elixir.Meter", "describe")); got != "v1 main 0 kWh" {
 			t.Errorf("%s: Meter.describe() = %q, want %q", when, got, "v1 main 0 kWh")
 		}
 	}

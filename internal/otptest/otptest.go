@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"github.com/beamup/beamup/otprel"
 	"net"
 	"os"
 	"os/exec"
@@ -293,7 +294,7 @@ func (tg *Target) PowerCycle(t testing.TB) {
 
 // AppVersion returns the version of the application name among apps (as
 // application:which_applications/0 lists them), or "" when it is absent.
-func AppVersion(apps []beam.App, name string) string {
+func AppVersion(apps []otprel.App, name string) string {
 	for _, a := range apps {
 		if a.Name == name {
 			return a.Version

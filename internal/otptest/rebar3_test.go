@@ -3,6 +3,7 @@ package otptest_test
 import (
 	"context"
 	"fmt"
+	"github.com/beamup/beamup/otprel"
 	"os"
 	"path/filepath"
 	"strings"
@@ -77,15 +78,15 @@ func checkRebar3Node(t *testing.T, tg *otptest.Target, c *beam.Client, vsn strin
 			t.Errorf("%s is not loaded: %v", mod, err)
 		}
 	}
-	if h := beam.Format(mustCall(t, c, "tally_health", "check")); h != "ok" {
+	if h := otprel.Format(mustCall(t, c, "tally_health", "check")); h != "ok" {
 		t.Errorf("tally_health:check() = %s, want ok", h)
 	}
 	port, err := c.Eval(ctx, `os:getenv("ERL_EPMD_PORT").`)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if p, _ := beam.String(port); p != fmt.Sprint(tg.EPMDPort) {
-		t.Errorf("ERL_EPMD_PORT in the node is %s, want %d", beam.Format(port), tg.EPMDPort)
+	if p, _ := otprel.String(port); p != fmt.Sprint(tg.EPMDPort) {
+		t.Errorf("ERL_EPMD_PORT in the node is %s, want %d", otprel.Format(port), tg.EPMDPort)
 	}
 	pid, err := c.OSPid(ctx)
 	if err != nil {

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/beamup/beamup/bundle"
+	"github.com/beamup/beamup/report"
 	"io"
 	"os"
 	"regexp"
@@ -12,15 +14,13 @@ import (
 	"time"
 
 	paho "github.com/eclipse/paho.mqtt.golang"
-
-	"github.com/beamup/beamup/updater"
 )
 
 // Installer is what the device side needs of the updater.
 type Installer interface {
-	Check(ctx context.Context, h *updater.Header) error
-	InstallFrom(ctx context.Context, name string, r io.Reader) (*updater.Result, error)
-	Status(ctx context.Context) (*updater.Status, error)
+	Check(ctx context.Context, h *bundle.Header) error
+	InstallFrom(ctx context.Context, name string, r io.Reader) (*report.Result, error)
+	Status(ctx context.Context) (*report.Status, error)
 }
 
 // DeviceConfig describes the device on the broker.
@@ -54,10 +54,32 @@ type Device struct {
 	targets map[string]string // topic -> bundle id
 	wake    chan struct{}
 
-	state      string
+	// What the transport does, written by its loop and read by the
+	// operation's goroutine (Event) and by status publishing.
+	amu sync.Mutex
+	act activity
+}
+
+// activity is what the transport is doing, beside the updater's state.
+type activity struct {
+	state      string // idle, downloading or installing
 	bundle     string
-	progress   *updater.Progress
-	lastReject *updater.LastResult // an offer refused before the updater saw it
+	progress   *report.Progress
+	lastReject *report.LastResult // an offer refused before the updater saw it
+}
+
+// doing changes the activity.
+func (d *Device) doing(change func(a *activity)) {
+	d.amu.Lock()
+	defer d.amu.Unlock()
+	change(&d.act)
+}
+
+// activity returns a copy of the activity.
+func (d *Device) activity() activity {
+	d.amu.Lock()
+	defer d.amu.Unlock()
+	return d.act
 }
 
 // NewDevice returns a device; Run connects it.
@@ -66,7 +88,7 @@ func NewDevice(cfg DeviceConfig, inst Installer, log func(string, ...any)) *Devi
 		cfg.Retry = 30 * time.Second
 	}
 	return &Device{cfg: cfg, inst: inst, log: log, tried: loadTried(cfg.StateDir),
-		targets: map[string]string{}, wake: make(chan struct{}, 1), state: "idle"}
+		targets: map[string]string{}, wake: make(chan struct{}, 1), act: activity{state: "idle"}}
 }
 
 // targetTopics are the topics a device follows, most specific first: its
@@ -187,9 +209,12 @@ func (d *Device) want() string {
 // apply fetches and installs bundle id. It reports whether a failure was
 // passing (worth a retry) rather than the bundle's fault.
 func (d *Device) apply(ctx context.Context, f *Fetcher, id string) (transient bool) {
-	d.state, d.bundle, d.progress = "downloading", id, nil
+	d.doing(func(a *activity) { a.state, a.bundle, a.progress = "downloading", id, nil })
 	d.publishStatus(ctx)
-	defer func() { d.state, d.bundle, d.progress = "idle", "", nil; d.publishStatus(ctx) }()
+	defer func() {
+		d.doing(func(a *activity) { a.state, a.bundle, a.progress = "idle", "", nil })
+		d.publishStatus(ctx)
+	}()
 
 	h, err := f.Offer(ctx, id)
 	if err != nil {
@@ -207,20 +232,20 @@ func (d *Device) apply(ctx context.Context, f *Fetcher, id string) (transient bo
 	if s, err := d.inst.Status(ctx); err == nil && s.Release != nil &&
 		s.Release.Name == h.Manifest.Name && s.Release.Version == h.Manifest.Version {
 		d.event(id, "%s %s already runs", h.Manifest.Name, h.Manifest.Version)
-		d.tried.set(id, updater.Committed)
+		d.tried.set(id, report.Committed)
 		return false
 	}
 	d.event(id, "downloading %s %s (%d bytes)", h.Manifest.Name, h.Manifest.Version, h.Manifest.Payload.Size)
 	lastSent := time.Time{}
 	path, st, err := f.Fetch(ctx, h, func(done, total int64) {
-		d.progress = &updater.Progress{Done: done, Total: total}
+		d.doing(func(a *activity) { a.progress = &report.Progress{Done: done, Total: total} })
 		if time.Since(lastSent) > 500*time.Millisecond || done == total {
 			lastSent = time.Now()
 			d.publishStatus(ctx)
 		}
 	})
 	if err != nil {
-		if updater.OutcomeOf(err) == updater.Rejected {
+		if report.OutcomeOf(err) == report.Rejected {
 			os.Remove(path)
 			d.reject(id, err)
 			return false
@@ -230,13 +255,13 @@ func (d *Device) apply(ctx context.Context, f *Fetcher, id string) (transient bo
 	}
 	d.event(id, "downloaded bundle %.12s: %d chunks, %d verified from an earlier attempt, %d fetched, %d received twice",
 		id, st.Total, st.Resumed, st.Fetched, st.Duplicates)
-	d.state, d.progress = "installing", nil
+	d.doing(func(a *activity) { a.state, a.progress = "installing", nil })
 	d.publishStatus(ctx)
 	r, err := d.inst.InstallFrom(ctx, "bundle "+id[:12]+" from MQTT", BundleReader(h, path))
 	os.Remove(path)
 	if r == nil {
 		d.event(id, "install: %v", err)
-		return errors.Is(err, updater.ErrBusy)
+		return errors.Is(err, report.ErrBusy)
 	}
 	d.tried.set(id, r.Outcome)
 	d.event(id, "%s: %s", r.Outcome, r.Reason)
@@ -258,15 +283,17 @@ func (d *Device) learn(ctx context.Context, id, dir string) {
 }
 
 func (d *Device) reject(id string, err error) {
-	d.tried.set(id, updater.Rejected)
+	d.tried.set(id, report.Rejected)
 	d.event(id, "rejected bundle %.12s: %v", id, err)
-	d.lastReject = &updater.LastResult{Bundle: id, Outcome: updater.Rejected, Reason: err.Error(), At: time.Now().UTC()}
+	d.doing(func(a *activity) {
+		a.lastReject = &report.LastResult{Bundle: id, Outcome: report.Rejected, Reason: err.Error(), At: time.Now().UTC()}
+	})
 }
 
 // Event publishes a step event about the bundle under way; the updater's
 // log lines go here while the daemon runs.
 func (d *Device) Event(format string, args ...any) {
-	d.publishEvent(d.bundle, fmt.Sprintf(format, args...))
+	d.publishEvent(d.activity().bundle, fmt.Sprintf(format, args...))
 }
 
 // event logs a transport event about bundle and publishes it.
@@ -291,15 +318,24 @@ func (d *Device) publishStatus(ctx context.Context) {
 	defer cancel()
 	s, err := d.inst.Status(sctx)
 	if err != nil {
-		s = &updater.Status{State: "failed"}
+		s = &report.Status{State: "failed"}
 	}
 	s.Device, s.Board, s.AgentVersion = d.cfg.Device, d.cfg.Board, d.cfg.AgentVersion
-	if d.state != "idle" {
-		s.State, s.Bundle, s.Progress = d.state, d.bundle, d.progress
+	a := d.activity()
+	switch {
+	case a.state == "downloading":
+		s.State, s.Bundle, s.Progress = a.state, a.bundle, a.progress
+	case a.state == "installing":
+		// The updater's own state says which step (verifying,
+		// installing (cold), rebooting, checking...).
+		s.Bundle = a.bundle
+		if !s.Underway() {
+			s.State = "installing"
+		}
 	}
-	if r := d.lastReject; r != nil && (s.LastResult == nil || r.At.After(s.LastResult.At)) {
+	if r := a.lastReject; r != nil && (s.LastResult == nil || r.At.After(s.LastResult.At)) {
 		s.LastResult = r
-		if d.state == "idle" {
+		if a.state == "idle" {
 			s.State = "rejected"
 		}
 	}

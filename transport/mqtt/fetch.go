@@ -7,6 +7,8 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"github.com/beamup/beamup/bundle"
+	"github.com/beamup/beamup/report"
 	"io"
 	"os"
 	"path/filepath"
@@ -14,8 +16,6 @@ import (
 
 	"aead.dev/minisign"
 	paho "github.com/eclipse/paho.mqtt.golang"
-
-	"github.com/beamup/beamup/updater"
 )
 
 // Fetcher downloads bundles chunk by chunk from retained messages into a
@@ -57,7 +57,7 @@ func (f *Fetcher) defaults() {
 
 // Offer fetches a bundle's offer and verifies its signature; it trusts
 // nothing of it before.
-func (f *Fetcher) Offer(ctx context.Context, id string) (*updater.Header, error) {
+func (f *Fetcher) Offer(ctx context.Context, id string) (*bundle.Header, error) {
 	f.defaults()
 	data, err := f.retained(ctx, f.Topics.Offer(id))
 	if err != nil {
@@ -69,10 +69,10 @@ func (f *Fetcher) Offer(ctx context.Context, id string) (*updater.Header, error)
 	if err := dec.Decode(&o); err != nil {
 		return nil, fmt.Errorf("offer of bundle %.12s is not an offer: %w", id, err)
 	}
-	if got := updater.BundleID([]byte(o.Manifest)); got != id {
+	if got := bundle.ID([]byte(o.Manifest)); got != id {
 		return nil, fmt.Errorf("offer of bundle %.12s carries the manifest of bundle %.12s", id, got)
 	}
-	return updater.VerifyManifest(f.Keys, []byte(o.Manifest), []byte(o.Signature))
+	return bundle.VerifyManifest(f.Keys, []byte(o.Manifest), []byte(o.Signature))
 }
 
 // retained waits for the retained message on topic, asking again after
@@ -114,7 +114,7 @@ func downloadPath(dir, id string) string { return filepath.Join(dir, id+".downlo
 
 // Fetch downloads the payload of a verified bundle and returns the path of
 // the payload file, whose every chunk has verified.
-func (f *Fetcher) Fetch(ctx context.Context, h *updater.Header, progress func(done, total int64)) (string, Stats, error) {
+func (f *Fetcher) Fetch(ctx context.Context, h *bundle.Header, progress func(done, total int64)) (string, Stats, error) {
 	f.defaults()
 	p := h.Manifest.Payload
 	path := downloadPath(f.Dir, h.ID())
@@ -190,7 +190,7 @@ func (f *Fetcher) Fetch(ctx context.Context, h *updater.Header, progress func(do
 				continue
 			}
 			if got := a.sum; int64(len(a.data)) != chunkLen(p, a.n) || got != p.Chunks[a.n] {
-				return "", st, &updater.Error{Outcome: updater.Rejected,
+				return "", st, &report.Error{Outcome: report.Rejected,
 					Err: fmt.Errorf("chunk %d: %d bytes with sha256 %s, manifest says %s", a.n, len(a.data), got, p.Chunks[a.n])}
 			}
 			if _, err := file.WriteAt(a.data, int64(a.n)*p.ChunkSize); err != nil {
@@ -232,7 +232,7 @@ func (f *Fetcher) Fetch(ctx context.Context, h *updater.Header, progress func(do
 	return path, st, nil
 }
 
-func chunkLen(p updater.Payload, n int) int64 {
+func chunkLen(p bundle.Payload, n int) int64 {
 	if rest := p.Size - int64(n)*p.ChunkSize; rest < p.ChunkSize {
 		return rest
 	}
@@ -246,10 +246,10 @@ func sum(b []byte) string {
 
 // BundleReader streams a downloaded bundle in the bundle format, for
 // Updater.InstallFrom: the same path as a bundle file.
-func BundleReader(h *updater.Header, payload string) io.ReadCloser {
+func BundleReader(h *bundle.Header, payload string) io.ReadCloser {
 	pr, pw := io.Pipe()
 	go func() {
-		pw.CloseWithError(updater.WriteBundle(pw, h.Raw, h.Signature, payload, h.Manifest))
+		pw.CloseWithError(bundle.Write(pw, h.Raw, h.Signature, payload, h.Manifest))
 	}()
 	return pr
 }

@@ -5,6 +5,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/beamup/beamup/bundle"
+	"github.com/beamup/beamup/report"
 	"io"
 	"os"
 	"strings"
@@ -12,20 +14,18 @@ import (
 	"time"
 
 	paho "github.com/eclipse/paho.mqtt.golang"
-
-	"github.com/beamup/beamup/updater"
 )
 
 // Publish uploads a bundle file as retained messages: every chunk first,
 // then the offer, then the target, so that a device never sees an offer
 // whose chunks are not all there. It returns the bundle id.
-func Publish(ctx context.Context, c paho.Client, t Topics, bundle, targetTopic string, progress func(done, total int64)) (string, error) {
-	f, err := os.Open(bundle)
+func Publish(ctx context.Context, c paho.Client, t Topics, path, targetTopic string, progress func(done, total int64)) (string, error) {
+	f, err := os.Open(path)
 	if err != nil {
 		return "", err
 	}
 	defer f.Close()
-	h, err := updater.ReadHeader(f)
+	h, err := bundle.ReadHeader(f)
 	if err != nil {
 		return "", err
 	}
@@ -36,10 +36,10 @@ func Publish(ctx context.Context, c paho.Client, t Topics, bundle, targetTopic s
 	for i := 0; i < 3; i++ {
 		th, err := tr.Next()
 		if err != nil {
-			return "", fmt.Errorf("reading %s: %w", bundle, err)
+			return "", fmt.Errorf("reading %s: %w", path, err)
 		}
 		if i == 2 && th.Name != h.Manifest.Payload.Path {
-			return "", fmt.Errorf("reading %s: third entry is %q, not the payload", bundle, th.Name)
+			return "", fmt.Errorf("reading %s: third entry is %q, not the payload", path, th.Name)
 		}
 	}
 	id := h.ID()
@@ -53,7 +53,7 @@ func Publish(ctx context.Context, c paho.Client, t Topics, bundle, targetTopic s
 	for n := range p.Chunks {
 		buf := make([]byte, chunkLen(p, n))
 		if _, err := io.ReadFull(tr, buf); err != nil {
-			return "", fmt.Errorf("reading %s: chunk %d: %w", bundle, n, err)
+			return "", fmt.Errorf("reading %s: chunk %d: %w", path, n, err)
 		}
 		select {
 		case sem <- struct{}{}:
@@ -124,7 +124,7 @@ func Retract(ctx context.Context, c paho.Client, t Topics, targetTopic string, p
 	if err := json.Unmarshal(data, &o); err != nil {
 		return id, fmt.Errorf("purging bundle %.12s: bad offer: %w", id, err)
 	}
-	m, err := updater.ParseManifest([]byte(o.Manifest))
+	m, err := bundle.ParseManifest([]byte(o.Manifest))
 	if err != nil {
 		return id, fmt.Errorf("purging bundle %.12s: %w", id, err)
 	}
@@ -139,14 +139,14 @@ func Retract(ctx context.Context, c paho.Client, t Topics, targetTopic string, p
 // WatchStatus calls fn with every device status retained or published
 // under the prefix (or of one device), until ctx is done. Statuses that
 // are not JSON are passed with State "unreadable".
-func WatchStatus(ctx context.Context, c paho.Client, t Topics, device string, fn func(updater.Status)) error {
+func WatchStatus(ctx context.Context, c paho.Client, t Topics, device string, fn func(report.Status)) error {
 	topic := t.Status("+")
 	if device != "" {
 		topic = t.Status(device)
 	}
-	ch := make(chan updater.Status, 64)
+	ch := make(chan report.Status, 64)
 	err := wait(ctx, c.Subscribe(topic, 1, func(_ paho.Client, m paho.Message) {
-		var s updater.Status
+		var s report.Status
 		if len(m.Payload()) == 0 {
 			return // a cleared status
 		}

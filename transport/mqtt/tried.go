@@ -2,11 +2,11 @@ package mqtt
 
 import (
 	"encoding/json"
+	"github.com/beamup/beamup/report"
 	"os"
 	"path/filepath"
 
 	"github.com/beamup/beamup/internal/durable"
-	"github.com/beamup/beamup/updater"
 )
 
 // tried remembers the bundles this device has tried and how they ended,
@@ -15,25 +15,25 @@ import (
 // for). It survives restarts of beamupd.
 type tried struct {
 	path string
-	m    map[string]updater.Outcome
+	m    map[string]report.Outcome
 }
 
 func loadTried(stateDir string) *tried {
-	t := &tried{path: filepath.Join(stateDir, "mqtt-tried.json"), m: map[string]updater.Outcome{}}
+	t := &tried{path: filepath.Join(stateDir, "mqtt-tried.json"), m: map[string]report.Outcome{}}
 	if data, err := os.ReadFile(t.path); err == nil {
 		json.Unmarshal(data, &t.m)
 	}
 	return t
 }
 
-func (t *tried) get(id string) (updater.Outcome, bool) {
+func (t *tried) get(id string) (report.Outcome, bool) {
 	o, ok := t.m[id]
 	return o, ok
 }
 
-func (t *tried) set(id string, o updater.Outcome) error {
+func (t *tried) set(id string, o report.Outcome) error {
 	if len(t.m) > 100 { // only the recent past matters
-		t.m = map[string]updater.Outcome{}
+		t.m = map[string]report.Outcome{}
 	}
 	t.m[id] = o
 	data, _ := json.Marshal(t.m)

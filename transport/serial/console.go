@@ -3,16 +3,15 @@ package serial
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
-	"io"
+	"github.com/beamup/beamup/report"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/beamup/beamup/updater"
 )
 
 // Prompt is what the console prints when it waits for a command.
@@ -20,9 +19,11 @@ const Prompt = "beamup> "
 
 // Installer is what the console needs of the updater.
 type Installer interface {
-	InstallFrom(ctx context.Context, name string, r io.Reader) (*updater.Result, error)
-	Rollback(ctx context.Context) (*updater.Result, error)
-	Status(ctx context.Context) (*updater.Status, error)
+	// InstallFile installs the bundle file at path and takes it over: it
+	// removes the file when done, whether or not an install started.
+	InstallFile(ctx context.Context, name, path string) (*report.Result, error)
+	Rollback(ctx context.Context) (*report.Result, error)
+	Status(ctx context.Context) (*report.Status, error)
 }
 
 // Console is the device's serial console: one command a line, answers a
@@ -33,7 +34,7 @@ type Console struct {
 	Installer  Installer
 	StagingDir string
 	// Describe fills in the device fields of a status.
-	Describe func(*updater.Status)
+	Describe func(*report.Status)
 	// MaxSize bounds a received bundle (default 1 GiB).
 	MaxSize int64
 	// Log keeps recent events for the log command.
@@ -176,32 +177,57 @@ func (c *Console) receive(ctx context.Context) {
 	if err != nil {
 		c.Log.Add("receive failed: %v", err)
 		c.printf("\r\nreceive failed: %v; nothing was installed\r\n", err)
+		c.reply(Reply{NotReceived: true, Reason: err.Error()})
 		return
 	}
 	c.Log.Add("received %s (%d bytes)", file.Name, file.Size)
 	c.printf("received %s (%d bytes); installing\r\n", file.Name, file.Size)
-	in, err := os.Open(path)
-	if err != nil {
+	// The install owns the received file from here: it goes on, and
+	// reads it, when this console's context ends first.
+	owned := filepath.Join(c.StagingDir, fmt.Sprintf("serial-%d.bundle", time.Now().UnixNano()))
+	if err := os.Rename(path, owned); err != nil {
 		c.printf("failed: %v\r\n", err)
 		return
 	}
-	defer in.Close()
 	c.busy.Store(true)
-	r, err := c.Installer.InstallFrom(ctx, file.Name+" from the serial console", in)
+	r, err := c.Installer.InstallFile(ctx, file.Name+" from the serial console", owned)
 	c.busy.Store(false)
 	c.outcome(r, err)
 }
 
-// outcome prints how an operation ended as "<outcome>: <reason>".
-func (c *Console) outcome(r *updater.Result, err error) {
+// outcome prints how an operation ended as "<outcome>: <reason>" for a
+// person, then as a Reply for a program.
+func (c *Console) outcome(r *report.Result, err error) {
 	switch {
 	case r != nil:
 		c.Log.Add("%s: %s", r.Outcome, r.Reason)
 		c.printf("%s: %s\r\n", r.Outcome, r.Reason)
+		c.reply(Reply{Outcome: r.Outcome, Kind: r.Kind, Version: r.Version, Reason: r.Reason})
 	case err != nil:
 		c.Log.Add("%v", err)
 		c.printf("%v\r\n", err) // "busy: ..." and the like
+		c.reply(Reply{Busy: errors.Is(err, report.ErrBusy), Reason: err.Error()})
 	}
+}
+
+// Reply is how a receive or a rollback ended, as the console's last line
+// before the prompt says it to a program: {"reply": {...}}.
+type Reply struct {
+	// Outcome is the operation's; staged for a new beamupd that the
+	// device tries before it hands over to it. Empty when none ran.
+	Outcome report.Outcome `json:"outcome,omitempty"`
+	Kind    string         `json:"kind,omitempty"`
+	Version string         `json:"version,omitempty"`
+	Reason  string         `json:"reason"`
+	// Busy: another operation runs; nothing was done.
+	Busy bool `json:"busy,omitempty"`
+	// NotReceived: the transfer broke off; nothing was installed.
+	NotReceived bool `json:"not_received,omitempty"`
+}
+
+func (c *Console) reply(r Reply) {
+	data, _ := json.Marshal(map[string]Reply{"reply": r})
+	c.printf("%s\r\n", data)
 }
 
 // Ring keeps the last lines logged, for the log command.

@@ -3,12 +3,11 @@ package serial
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"strings"
 	"time"
-
-	"github.com/beamup/beamup/updater"
 )
 
 // Session talks to a device's console from the other end of the cable,
@@ -106,18 +105,15 @@ func (s *Session) Push(ctx context.Context, f File, r io.Reader, progress func(d
 	return lines, err
 }
 
-// Outcome finds the outcome line ("committed: ...", "reverted: ...") in a
-// console's output.
-func Outcome(lines []string) (updater.Outcome, string, bool) {
+// ReplyOf finds the console's reply line in its output.
+func ReplyOf(lines []string) (Reply, bool) {
 	for i := len(lines) - 1; i >= 0; i-- {
-		word, reason, ok := strings.Cut(lines[i], ": ")
-		if !ok {
-			continue
+		var r struct {
+			Reply *Reply `json:"reply"`
 		}
-		switch o := updater.Outcome(strings.TrimSpace(word)); o {
-		case updater.Committed, updater.Rejected, updater.Reverted, updater.Failed:
-			return o, reason, true
+		if strings.HasPrefix(lines[i], "{") && json.Unmarshal([]byte(lines[i]), &r) == nil && r.Reply != nil {
+			return *r.Reply, true
 		}
 	}
-	return "", "", false
+	return Reply{}, false
 }

@@ -9,13 +9,13 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"github.com/beamup/beamup/bundle"
 	"os"
 	"path/filepath"
 	"sync"
 	"time"
 
 	"github.com/beamup/beamup/transport/mqtt"
-	"github.com/beamup/beamup/updater"
 )
 
 func main() {
@@ -26,7 +26,7 @@ func main() {
 	window := flag.Int("window", 0, "chunks asked for at once (0: the Fetcher default)")
 	dir := flag.String("dir", os.TempDir(), "staging root")
 	flag.Parse()
-	keys, err := updater.LoadPublicKeys([]string{*pub})
+	keys, err := bundle.LoadPublicKeys([]string{*pub})
 	if err != nil {
 		fail(err)
 	}

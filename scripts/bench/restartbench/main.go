@@ -30,6 +30,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"github.com/beamup/beamup/otprel"
 	"os"
 	"os/exec"
 	"time"
@@ -165,7 +166,7 @@ func (p probe) ask(ctx context.Context, c *beam.Client) (answer, error) {
 	}
 	inc, ok := t.(etf.Pid)
 	if !ok {
-		return answer{}, fmt.Errorf("no application controller: %s", beam.Format(t))
+		return answer{}, fmt.Errorf("no application controller: %s", otprel.Format(t))
 	}
 	apps, err := c.StartedApps(ctx)
 	if err != nil {

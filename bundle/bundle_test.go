@@ -1,4 +1,4 @@
-package updater
+package bundle
 
 import (
 	"bytes"
@@ -36,7 +36,7 @@ func testBundle(t *testing.T, payload []byte, chunk int64) (bundle []byte, pub m
 	m.Payload.Path = "app-1.0.0.tar.gz"
 	raw, _ := json.Marshal(m)
 	var buf bytes.Buffer
-	if err := WriteBundle(&buf, raw, SignManifest(priv, raw, "app 1.0.0"), pp, m); err != nil {
+	if err := Write(&buf, raw, SignManifest(priv, raw, "app 1.0.0"), pp, m); err != nil {
 		t.Fatal(err)
 	}
 	return buf.Bytes(), pub, priv

@@ -1,4 +1,4 @@
-package updater
+package report
 
 import (
 	"errors"
@@ -33,6 +33,9 @@ func (o Outcome) ExitCode() int {
 	return 12
 }
 
+// ErrBusy is returned when another operation holds the device.
+var ErrBusy = errors.New("busy")
+
 // Error is an operation that did not commit: its outcome and why.
 type Error struct {
 	Outcome Outcome
@@ -41,10 +44,6 @@ type Error struct {
 
 func (e *Error) Error() string { return fmt.Sprintf("%s: %v", e.Outcome, e.Err) }
 func (e *Error) Unwrap() error { return e.Err }
-
-func reject(format string, args ...any) error {
-	return &Error{Outcome: Rejected, Err: fmt.Errorf(format, args...)}
-}
 
 // OutcomeOf returns the outcome an error stands for: Rejected for a bad
 // bundle, Failed for anything unclassified.

@@ -1,4 +1,4 @@
-package updater
+package bundle
 
 import (
 	"archive/tar"
@@ -54,8 +54,8 @@ func SignManifest(key minisign.PrivateKey, raw []byte, trustedComment string) []
 	return r.SignWithComments(key, trustedComment, "signature from beamup secret key")
 }
 
-// WriteBundle writes a bundle: manifest, signature, then the payload file.
-func WriteBundle(w io.Writer, raw, sig []byte, payloadPath string, m *Manifest) error {
+// Write writes a bundle: manifest, signature, then the payload file.
+func Write(w io.Writer, raw, sig []byte, payloadPath string, m *Manifest) error {
 	tw := tar.NewWriter(w)
 	now := m.Created
 	if now.IsZero() {

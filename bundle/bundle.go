@@ -1,4 +1,4 @@
-package updater
+package bundle
 
 import (
 	"archive/tar"
@@ -22,8 +22,8 @@ const (
 // ErrSignature is returned when no trusted key verifies the manifest.
 var ErrSignature = errors.New("signature")
 
-// BundleID is the hex SHA-256 of the manifest bytes.
-func BundleID(manifest []byte) string {
+// ID is the hex SHA-256 of the manifest bytes.
+func ID(manifest []byte) string {
 	sum := sha256.Sum256(manifest)
 	return hex.EncodeToString(sum[:])
 }
@@ -38,7 +38,7 @@ type Header struct {
 }
 
 // ID is the bundle's id.
-func (h *Header) ID() string { return BundleID(h.Raw) }
+func (h *Header) ID() string { return ID(h.Raw) }
 
 // VerifyManifest checks the manifest's signature against the trusted keys
 // before it parses a single field of it.
