@@ -8,7 +8,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"github.com/beamup/beamup/otprel"
 	"os"
 	"slices"
 	"strings"
@@ -20,6 +19,8 @@ import (
 	"github.com/ergo-services/ergo/gen"
 	"github.com/ergo-services/ergo/node"
 	"github.com/ergo-services/ergo/proto/dist"
+
+	"github.com/beamup/beamup/otprel"
 )
 
 // ErrNodeDown is returned by calls that were under way when the connection

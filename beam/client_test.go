@@ -6,9 +6,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ergo-services/ergo/etf"
+
 	"github.com/beamup/beamup/beam"
 	"github.com/beamup/beamup/internal/otptest"
-	"github.com/ergo-services/ergo/etf"
 )
 
 func TestClientAgainstRealNode(t *testing.T) {

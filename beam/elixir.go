@@ -3,9 +3,10 @@ package beam
 import (
 	"context"
 	"fmt"
-	"github.com/beamup/beamup/otprel"
 
 	"github.com/ergo-services/ergo/etf"
+
+	"github.com/beamup/beamup/otprel"
 )
 
 // Elixir releases made by mix keep two things outside what

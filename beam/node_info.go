@@ -3,11 +3,12 @@ package beam
 import (
 	"context"
 	"fmt"
-	"github.com/beamup/beamup/otprel"
 	"maps"
 	"slices"
 
 	"github.com/ergo-services/ergo/etf"
+
+	"github.com/beamup/beamup/otprel"
 )
 
 // RootDir returns code:root_dir() of the node.

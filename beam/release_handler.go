@@ -4,11 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/beamup/beamup/otprel"
 	"path/filepath"
 	"time"
 
 	"github.com/ergo-services/ergo/etf"
+
+	"github.com/beamup/beamup/otprel"
 )
 
 // ReleaseStatus is one entry of release_handler:which_releases/0.

@@ -9,12 +9,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/beamup/beamup/bundle"
-	"github.com/beamup/beamup/report"
 	"io"
 	"os"
 	"sync/atomic"
 	"time"
+
+	"github.com/beamup/beamup/bundle"
+	"github.com/beamup/beamup/report"
 )
 
 // Updater is what the loop needs of the updater.

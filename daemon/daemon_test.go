@@ -3,8 +3,6 @@ package daemon
 import (
 	"context"
 	"errors"
-	"github.com/beamup/beamup/bundle"
-	"github.com/beamup/beamup/report"
 	"io"
 	"os"
 	"path/filepath"
@@ -12,6 +10,9 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/beamup/beamup/bundle"
+	"github.com/beamup/beamup/report"
 )
 
 // fakeUpdater runs operations that block until released.

@@ -48,9 +48,15 @@ const (
 	Revert
 	// GiveUp ends an operation that crashed too often, as needing a look.
 	GiveUp
+	// Pause leaves the operation journaled where it is: another call
+	// takes it on (a staged beamupd waits for the daemon to try it).
+	Pause
+	// Handover leaves the operation to the new beamupd, which finishes
+	// it when it runs (Resume of AgentReplacing).
+	Handover
 )
 
-var kindNames = [...]string{"do", "finish", "discard", "undo", "revert", "give up"}
+var kindNames = [...]string{"do", "finish", "discard", "undo", "revert", "give up", "pause", "hand over"}
 
 func (k Kind) String() string { return kindNames[k] }
 
@@ -137,18 +143,25 @@ var renamed = map[Step]Step{"copied": Copying, "unpacked": Unpacking}
 type Plan struct {
 	Name  string
 	Steps []Step
+	// pause names the step after which the plan waits to be taken on.
+	pause Step
+	// end is what follows the last step: Finish, or Handover.
+	end Kind
 }
 
 // The plans. Every install starts hot; preflight, the verified step,
 // decides the path, and the driver follows the plan of its decision.
 var (
-	Hot      = Plan{"hot", []Step{Verified, Copying, Unpacking, Installing, Checking, Committing}}
-	Cold     = Plan{"cold", []Step{Verified, Copying, Unpacking, Booting, Rebooting, Checking, Committing}}
-	Rollback = Plan{"rollback", []Step{RollingBack}}
+	Hot      = Plan{Name: "hot", Steps: []Step{Verified, Copying, Unpacking, Installing, Checking, Committing}, end: Finish}
+	Cold     = Plan{Name: "cold", Steps: []Step{Verified, Copying, Unpacking, Booting, Rebooting, Checking, Committing}, end: Finish}
+	Rollback = Plan{Name: "rollback", Steps: []Step{RollingBack}, end: Finish}
 	// Back is an install of a release signed as a downgrade that is still
 	// on the node: going back to it is a rollback.
-	Back       = Plan{"back", []Step{Verified, RollingBack}}
-	SelfUpdate = Plan{"self-update", []Step{AgentStaged, AgentTrying, AgentReplacing}}
+	Back = Plan{Name: "back", Steps: []Step{Verified, RollingBack}, end: Finish}
+	// SelfUpdate stages a new beamupd and waits for the daemon (or a
+	// one-shot install) to try it; once it has replaced the running one,
+	// the new beamupd finishes the operation.
+	SelfUpdate = Plan{Name: "self-update", Steps: []Step{AgentStaged, AgentTrying, AgentReplacing}, pause: AgentStaged, end: Handover}
 )
 
 // Of returns the plan for an operation of kind (install, rollback,
@@ -184,11 +197,13 @@ func (p Plan) Next(at Step, failed bool) Action {
 		return wayBack(at)
 	}
 	for i, s := range p.Steps {
-		if s != at {
+		switch {
+		case s != at:
 			continue
-		}
-		if i+1 == len(p.Steps) {
-			return Action{Kind: Finish}
+		case i+1 == len(p.Steps):
+			return Action{Kind: p.end}
+		case s == p.pause:
+			return Action{Kind: Pause}
 		}
 		return Action{Kind: Do, Step: p.Steps[i+1]}
 	}

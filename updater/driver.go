@@ -4,11 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/beamup/beamup/otprel"
-	"github.com/beamup/beamup/report"
+	"time"
 
 	"github.com/beamup/beamup/beam"
+	"github.com/beamup/beamup/otprel"
 	"github.com/beamup/beamup/plan"
+	"github.com/beamup/beamup/report"
 )
 
 // run drives op through its plan (package plan) from the action a: each
@@ -27,8 +28,13 @@ func (u *Updater) run(ctx context.Context, op *Operation, files *otprel.ReleaseF
 		}
 		a = plan.Of(op.Kind, op.Mode).Next(a.Step, err != nil)
 	}
-	if a.Kind == plan.Finish {
+	switch a.Kind {
+	case plan.Finish:
 		return u.finish(op, report.Committed, done(op)), nil
+	case plan.Pause:
+		return u.staging(op, fmt.Sprintf("beamupd %s verified; it is tried before it replaces %s", op.Version, u.cfg.Agent.Version)), nil
+	case plan.Handover:
+		return u.staging(op, fmt.Sprintf("beamupd %s replaced %s; handing over", op.Version, u.cfg.Agent.Version)), nil
 	}
 	r := u.back(ctx, op, a.Kind, err)
 	return r, &report.Error{Outcome: r.Outcome, Err: &reasonError{r.Reason, err}}
@@ -65,6 +71,12 @@ func (u *Updater) act(ctx context.Context, op *Operation, files *otprel.ReleaseF
 		return u.commit(ctx, op)
 	case plan.RollingBack:
 		return u.rollBack(ctx, op, files)
+	case plan.AgentStaged:
+		return u.stageAgent(op)
+	case plan.AgentTrying:
+		return u.tryAgent(ctx, op)
+	case plan.AgentReplacing:
+		return u.replaceAgent(op)
 	}
 	return fmt.Errorf("step %s is not performed by this beamupd", step)
 }
@@ -73,7 +85,7 @@ func (u *Updater) act(ctx context.Context, op *Operation, files *otprel.ReleaseF
 func (u *Updater) back(ctx context.Context, op *Operation, k plan.Kind, cause error) *report.Result {
 	switch k {
 	case plan.Discard:
-		if op.Kind == KindSelfUpdate {
+		if op.Kind == KindSelfUpdate && report.OutcomeOf(cause) != report.Rejected {
 			return u.discardAgent(op, cause)
 		}
 		return u.discard(op, cause)
@@ -84,6 +96,13 @@ func (u *Updater) back(ctx context.Context, op *Operation, k plan.Kind, cause er
 			op.Kind, op.Name, op.Version, op.Resumes-1, op.Step))
 	}
 	return u.revert(ctx, op, cause)
+}
+
+// staging is the result of a self-update that goes on: in the daemon's
+// trial, or in the new beamupd. Its Outcome, Staged, ends nothing.
+func (u *Updater) staging(op *Operation, reason string) *report.Result {
+	return &report.Result{Kind: op.Kind, Bundle: op.Bundle, Name: op.Name, Version: op.Version,
+		Outcome: report.Staged, Reason: reason, At: time.Now().UTC()}
 }
 
 // discard ends an operation that changed nothing outside the state

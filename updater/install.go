@@ -3,12 +3,11 @@ package updater
 import (
 	"context"
 	"fmt"
-	"github.com/beamup/beamup/report"
 	"io"
 	"os"
-	"time"
 
 	"github.com/beamup/beamup/plan"
+	"github.com/beamup/beamup/report"
 )
 
 // Install installs the bundle at path and waits for the outcome.
@@ -54,15 +53,9 @@ func (u *Updater) InstallFrom(ctx context.Context, name string, r io.Reader) (*r
 	if err != nil {
 		return u.rejected(op, err)
 	}
-	if op.Kind == KindSelfUpdate {
-		// A new beamupd is tried and swapped in by TryAgent.
-		if err := u.stageAgent(op); err != nil {
-			return u.rejected(op, err)
-		}
-		return &report.Result{Kind: op.Kind, Bundle: op.Bundle, Name: op.Name, Version: op.Version, Outcome: report.Staged,
-			Reason: fmt.Sprintf("beamupd %s verified; it is tried before it replaces %s", op.Version, u.cfg.Agent.Version), At: time.Now().UTC()}, nil
-	}
-	return u.run(ctx, op, files, plan.Hot.First())
+	// Preflight, the first step of an install, chooses its path; a new
+	// beamupd is staged, then tried and swapped in by TryAgent.
+	return u.run(ctx, op, files, plan.Of(op.Kind, "").First())
 }
 
 // rejected records an install that stopped before any change, when no

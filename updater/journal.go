@@ -4,13 +4,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/beamup/beamup/report"
 	"os"
 	"path/filepath"
 	"time"
 
 	"github.com/beamup/beamup/internal/durable"
 	"github.com/beamup/beamup/plan"
+	"github.com/beamup/beamup/report"
 )
 
 // Kinds of operation.

@@ -3,11 +3,12 @@ package updater
 import (
 	"errors"
 	"fmt"
-	"github.com/beamup/beamup/report"
 	"os"
 	"path/filepath"
 	"strings"
 	"syscall"
+
+	"github.com/beamup/beamup/report"
 )
 
 // Lock is an flock on a file in state_dir, which the kernel drops when its

@@ -3,11 +3,12 @@ package updater
 import (
 	"errors"
 	"fmt"
-	"github.com/beamup/beamup/report"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/beamup/beamup/report"
 )
 
 // One daemon per state directory, and a one-shot command can tell that

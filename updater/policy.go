@@ -2,8 +2,9 @@ package updater
 
 import (
 	"context"
-	"github.com/beamup/beamup/bundle"
 	"slices"
+
+	"github.com/beamup/beamup/bundle"
 )
 
 // policy decides, from a verified manifest and before any payload byte is

@@ -1,9 +1,10 @@
 package updater
 
 import (
-	"github.com/beamup/beamup/otprel"
 	"strings"
 	"testing"
+
+	"github.com/beamup/beamup/otprel"
 )
 
 // What makes an upgrade cold, and what does not.

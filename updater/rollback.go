@@ -4,13 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/beamup/beamup/otprel"
-	"github.com/beamup/beamup/report"
 	"strings"
 	"time"
 
 	"github.com/beamup/beamup/beam"
+	"github.com/beamup/beamup/otprel"
 	"github.com/beamup/beamup/plan"
+	"github.com/beamup/beamup/report"
 )
 
 // Rollback goes back to the previous permanent release: by a hot downgrade

@@ -2,11 +2,11 @@ package updater
 
 import (
 	"context"
-	"github.com/beamup/beamup/report"
 	"time"
 
 	"github.com/beamup/beamup/beam"
 	"github.com/beamup/beamup/plan"
+	"github.com/beamup/beamup/report"
 )
 
 // report.Status reports the journal and, when the node answers, its release.

@@ -1,11 +1,12 @@
 package updater
 
 import (
+	"errors"
 	"fmt"
-	"github.com/beamup/beamup/report"
 
 	"github.com/beamup/beamup/agent"
 	"github.com/beamup/beamup/plan"
+	"github.com/beamup/beamup/report"
 )
 
 // discardAgent ends a self-update that did not replace the running
@@ -18,8 +19,12 @@ func (u *Updater) discardAgent(op *Operation, cause error) *report.Result {
 			u.Log("%v", err)
 		}
 	}
-	return u.finish(op, report.Reverted, fmt.Sprintf("self-update to beamupd %s %v; beamupd %s runs",
-		op.Version, cause, u.cfg.Agent.Version))
+	var intr *interrupted
+	if errors.As(cause, &intr) {
+		return u.finish(op, report.Reverted, fmt.Sprintf("self-update to beamupd %s %v; beamupd %s runs",
+			op.Version, cause, u.cfg.Agent.Version))
+	}
+	return u.finish(op, report.Reverted, fmt.Sprintf("%v; beamupd %s runs", cause, u.cfg.Agent.Version))
 }
 
 // commitAgent records a new beamupd that runs.

@@ -2,11 +2,11 @@ package updater
 
 import (
 	"fmt"
-	"github.com/beamup/beamup/plan"
-	"github.com/beamup/beamup/report"
 	"os"
 
 	"github.com/beamup/beamup/agent"
+	"github.com/beamup/beamup/plan"
+	"github.com/beamup/beamup/report"
 )
 
 // stageAgent checks that the verified payload is an executable for this
@@ -22,7 +22,7 @@ func (u *Updater) stageAgent(op *Operation) error {
 		return fmt.Errorf("staging the new beamupd: %w", err)
 	}
 	u.Log("verified bundle %.12s: beamupd %s for %s", op.Bundle, op.Version, u.cfg.Agent.Arch)
-	return u.enter(op, plan.AgentStaged)
+	return nil
 }
 
 // DropStagedAgent ends a staged self-update without trying it, as

@@ -3,10 +3,11 @@ package updater
 import (
 	"context"
 	"fmt"
-	"github.com/beamup/beamup/plan"
-	"github.com/beamup/beamup/report"
 	"path/filepath"
 	"strings"
+
+	"github.com/beamup/beamup/plan"
+	"github.com/beamup/beamup/report"
 )
 
 // TryAgent tries the beamupd that InstallFrom staged, and replaces the
@@ -18,7 +19,7 @@ import (
 //     replaced in one rename
 //
 // With handover, the caller executes the new binary, which commits the
-// self-update when it starts (resumeAgent). A new binary that fails every
+// self-update when it starts (resume). A new binary that fails every
 // trial is given up and the running one stays: report.Reverted, with the reason.
 func (u *Updater) TryAgent(ctx context.Context) (handover bool, r *report.Result, err error) {
 	lock, op, err := u.selfUpdateAt(plan.AgentStaged)
@@ -26,26 +27,26 @@ func (u *Updater) TryAgent(ctx context.Context) (handover bool, r *report.Result
 		return false, nil, err
 	}
 	defer lock.Release()
-	if err := u.enter(op, plan.AgentTrying); err != nil {
-		return false, nil, err
-	}
-	if err := u.tryAgent(ctx, op); err != nil {
-		if ctx.Err() != nil {
-			err = fmt.Errorf("beamupd %s stopped during the trial", u.cfg.Agent.Version)
-		}
-		r, err := result(u.finish(op, report.Reverted, fmt.Sprintf("beamupd %s was not kept: %v; beamupd %s runs", op.Version, err, u.cfg.Agent.Version)))
+	r, err = u.run(ctx, op, nil, plan.Action{Kind: plan.Do, Step: plan.AgentTrying})
+	if r != nil && r.Outcome != report.Staged {
 		u.Log("%s: %s", r.Outcome, r.Reason)
-		return false, r, err
 	}
-	if err := u.replaceAgent(op); err != nil {
-		return false, nil, err
-	}
-	return true, &report.Result{Kind: op.Kind, Bundle: op.Bundle, Name: op.Name, Version: op.Version, Outcome: report.Staged,
-		Reason: fmt.Sprintf("beamupd %s replaced %s; handing over", op.Version, u.cfg.Agent.Version)}, nil
+	return err == nil && r.Outcome == report.Staged, r, err
 }
 
 // tryAgent gives the new binary its attempts.
 func (u *Updater) tryAgent(ctx context.Context, op *Operation) error {
+	if err := u.attempts(ctx, op); err != nil {
+		if ctx.Err() != nil {
+			err = fmt.Errorf("beamupd %s stopped during the trial", u.cfg.Agent.Version)
+		}
+		return fmt.Errorf("beamupd %s was not kept: %w", op.Version, err)
+	}
+	return nil
+}
+
+// attempts gives the new binary its attempts.
+func (u *Updater) attempts(ctx context.Context, op *Operation) error {
 	var why []string
 	for i := 1; i <= u.cfg.Agent.Attempts; i++ {
 		u.Log("trying beamupd %s (attempt %d of %d)", op.Version, i, u.cfg.Agent.Attempts)

@@ -4,11 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/beamup/beamup/otprel"
 	"time"
 
 	"github.com/beamup/beamup/beam"
 	"github.com/beamup/beamup/internal/durable"
+	"github.com/beamup/beamup/otprel"
 )
 
 // A cold upgrade boots the new release once, without heart: release_handler

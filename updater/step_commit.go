@@ -3,12 +3,12 @@ package updater
 import (
 	"context"
 	"fmt"
-	"github.com/beamup/beamup/otprel"
 	"os"
 	"path/filepath"
 	"strings"
 
 	"github.com/beamup/beamup/beam"
+	"github.com/beamup/beamup/otprel"
 )
 
 // commit makes the release permanent. make_permanent purges the old code

@@ -4,12 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/beamup/beamup/otprel"
 	"os"
 	"path/filepath"
 
 	"github.com/beamup/beamup/beam"
 	"github.com/beamup/beamup/internal/durable"
+	"github.com/beamup/beamup/otprel"
 )
 
 // copy puts the verified tarball where release_handler looks for it,

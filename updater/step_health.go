@@ -3,9 +3,10 @@ package updater
 import (
 	"context"
 	"fmt"
-	"github.com/beamup/beamup/otprel"
 	"strings"
 	"time"
+
+	"github.com/beamup/beamup/otprel"
 )
 
 // checkHealth waits until the node runs every application of rel, then

@@ -3,11 +3,11 @@ package updater
 import (
 	"context"
 	"fmt"
-	"github.com/beamup/beamup/otprel"
 	"slices"
 	"strings"
 
 	"github.com/beamup/beamup/beam"
+	"github.com/beamup/beamup/otprel"
 )
 
 // Decision is what preflight decided, and why.

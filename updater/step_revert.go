@@ -4,12 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/beamup/beamup/otprel"
-	"github.com/beamup/beamup/plan"
-	"github.com/beamup/beamup/report"
 	"time"
 
 	"github.com/beamup/beamup/beam"
+	"github.com/beamup/beamup/otprel"
+	"github.com/beamup/beamup/plan"
+	"github.com/beamup/beamup/report"
 )
 
 // undo takes back a failed install that had not reached install_release:

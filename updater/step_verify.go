@@ -3,13 +3,14 @@ package updater
 import (
 	"context"
 	"fmt"
-	"github.com/beamup/beamup/bundle"
-	"github.com/beamup/beamup/otprel"
-	"github.com/beamup/beamup/report"
 	"io"
 	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/beamup/beamup/bundle"
+	"github.com/beamup/beamup/otprel"
+	"github.com/beamup/beamup/report"
 )
 
 // verify streams the bundle from in into the staging directory, checking

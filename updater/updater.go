@@ -8,9 +8,6 @@ package updater
 import (
 	"context"
 	"fmt"
-	"github.com/beamup/beamup/otprel"
-	"github.com/beamup/beamup/plan"
-	"github.com/beamup/beamup/report"
 	"os"
 	"path/filepath"
 	"time"
@@ -19,6 +16,9 @@ import (
 
 	"github.com/beamup/beamup/beam"
 	"github.com/beamup/beamup/internal/failpoint"
+	"github.com/beamup/beamup/otprel"
+	"github.com/beamup/beamup/plan"
+	"github.com/beamup/beamup/report"
 )
 
 // Node is what the updater needs of the BEAM node; *beam.Client has it.

@@ -5,8 +5,6 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
-	"github.com/beamup/beamup/bundle"
-	"github.com/beamup/beamup/otprel"
 	"io"
 	"os"
 	"path/filepath"
@@ -14,7 +12,9 @@ import (
 
 	"github.com/peterbourgon/ff/v3/ffcli"
 
+	"github.com/beamup/beamup/bundle"
 	"github.com/beamup/beamup/internal/cli"
+	"github.com/beamup/beamup/otprel"
 )
 
 func bundleCommand(stdout io.Writer) *ffcli.Command {

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"github.com/beamup/beamup/report"
 	"io"
 	"os"
 	"path/filepath"
@@ -18,6 +17,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/beamup/beamup/internal/cli"
+	"github.com/beamup/beamup/report"
 	"github.com/beamup/beamup/transport/serial"
 )
 

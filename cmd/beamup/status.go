@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
-	"github.com/beamup/beamup/report"
 	"io"
 	"sort"
 	"text/tabwriter"
@@ -14,6 +13,7 @@ import (
 	paho "github.com/eclipse/paho.mqtt.golang"
 	"github.com/peterbourgon/ff/v3/ffcli"
 
+	"github.com/beamup/beamup/report"
 	"github.com/beamup/beamup/transport/mqtt"
 )
 

@@ -5,12 +5,12 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
-	"github.com/beamup/beamup/bundle"
 	"io"
 	"os"
 
 	"github.com/peterbourgon/ff/v3/ffcli"
 
+	"github.com/beamup/beamup/bundle"
 	"github.com/beamup/beamup/internal/cli"
 )
 

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"github.com/beamup/beamup/report"
 	"io"
 	"os"
 
@@ -13,6 +12,7 @@ import (
 
 	"github.com/beamup/beamup/config"
 	"github.com/beamup/beamup/internal/cli"
+	"github.com/beamup/beamup/report"
 )
 
 // version and commit are stamped at build time with -ldflags

@@ -3,8 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"github.com/beamup/beamup/bundle"
-	"github.com/beamup/beamup/report"
 	"io"
 	"os"
 	"path/filepath"
@@ -13,8 +11,10 @@ import (
 	"github.com/beamup/beamup/agent"
 	"github.com/beamup/beamup/beam"
 	"github.com/beamup/beamup/board"
+	"github.com/beamup/beamup/bundle"
 	"github.com/beamup/beamup/config"
 	"github.com/beamup/beamup/internal/cli"
+	"github.com/beamup/beamup/report"
 	"github.com/beamup/beamup/updater"
 )
 

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"github.com/beamup/beamup/report"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -16,6 +15,7 @@ import (
 
 	"github.com/beamup/beamup/internal/brokertest"
 	"github.com/beamup/beamup/plan"
+	"github.com/beamup/beamup/report"
 	"github.com/beamup/beamup/updater"
 )
 

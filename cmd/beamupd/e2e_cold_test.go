@@ -2,7 +2,6 @@ package main_test
 
 import (
 	"fmt"
-	"github.com/beamup/beamup/report"
 	"os"
 	"path/filepath"
 	"strings"
@@ -13,6 +12,7 @@ import (
 
 	"github.com/beamup/beamup/internal/otptest"
 	"github.com/beamup/beamup/plan"
+	"github.com/beamup/beamup/report"
 )
 
 // gaugeWith returns a bundle of gauge 2.0.0 whose sys.config is cfg: the

@@ -1,13 +1,13 @@
 package main_test
 
 import (
-	"github.com/beamup/beamup/otprel"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/beamup/beamup/internal/otptest"
+	"github.com/beamup/beamup/otprel"
 )
 
 // runningERTS returns the version of the erts-VSN directory of the

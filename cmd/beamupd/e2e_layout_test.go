@@ -3,7 +3,6 @@ package main_test
 import (
 	"context"
 	"fmt"
-	"github.com/beamup/beamup/otprel"
 	"strings"
 	"testing"
 
@@ -11,6 +10,7 @@ import (
 
 	"github.com/beamup/beamup/beam"
 	"github.com/beamup/beamup/internal/otptest"
+	"github.com/beamup/beamup/otprel"
 )
 
 // appVersion returns the version of the named application that runs, or

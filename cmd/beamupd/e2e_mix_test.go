@@ -3,7 +3,6 @@ package main_test
 import (
 	"context"
 	"fmt"
-	"github.com/beamup/beamup/otprel"
 	"strings"
 	"testing"
 	"time"
@@ -12,6 +11,7 @@ import (
 
 	"github.com/beamup/beamup/beam"
 	"github.com/beamup/beamup/internal/otptest"
+	"github.com/beamup/beamup/otprel"
 )
 
 // An Elixir release built by `mix release` (testdata/mix: include_erts,

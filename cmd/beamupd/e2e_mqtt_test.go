@@ -8,8 +8,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"github.com/beamup/beamup/bundle"
-	"github.com/beamup/beamup/report"
 	"io"
 	"os"
 	"os/exec"
@@ -20,8 +18,10 @@ import (
 
 	paho "github.com/eclipse/paho.mqtt.golang"
 
+	"github.com/beamup/beamup/bundle"
 	"github.com/beamup/beamup/internal/brokertest"
 	"github.com/beamup/beamup/internal/otptest"
+	"github.com/beamup/beamup/report"
 	"github.com/beamup/beamup/transport/mqtt"
 )
 

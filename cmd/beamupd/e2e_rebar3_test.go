@@ -6,7 +6,6 @@ import (
 	"compress/gzip"
 	"context"
 	"fmt"
-	"github.com/beamup/beamup/otprel"
 	"io"
 	"os"
 	"path/filepath"
@@ -17,6 +16,7 @@ import (
 	"github.com/ergo-services/ergo/etf"
 
 	"github.com/beamup/beamup/internal/otptest"
+	"github.com/beamup/beamup/otprel"
 )
 
 // The device in these tests runs tally, built by rebar3 as its docs say

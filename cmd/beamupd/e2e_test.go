@@ -6,9 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/beamup/beamup/bundle"
-	"github.com/beamup/beamup/otprel"
-	"github.com/beamup/beamup/report"
 	"net"
 	"os"
 	"os/exec"
@@ -22,9 +19,12 @@ import (
 	"github.com/ergo-services/ergo/etf"
 
 	"github.com/beamup/beamup/beam"
+	"github.com/beamup/beamup/bundle"
 	"github.com/beamup/beamup/internal/bundletest"
 	"github.com/beamup/beamup/internal/otptest"
+	"github.com/beamup/beamup/otprel"
 	"github.com/beamup/beamup/plan"
+	"github.com/beamup/beamup/report"
 	"github.com/beamup/beamup/updater"
 )
 

@@ -3,13 +3,13 @@ package main
 import (
 	"context"
 	"flag"
-	"github.com/beamup/beamup/report"
 	"io"
 
 	"github.com/peterbourgon/ff/v3/ffcli"
 
 	"github.com/beamup/beamup/config"
 	"github.com/beamup/beamup/internal/cli"
+	"github.com/beamup/beamup/report"
 	"github.com/beamup/beamup/updater"
 )
 

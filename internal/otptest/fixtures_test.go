@@ -5,7 +5,6 @@ import (
 	"compress/gzip"
 	"context"
 	"fmt"
-	"github.com/beamup/beamup/otprel"
 	"io"
 	"os"
 	"os/exec"
@@ -16,6 +15,8 @@ import (
 	"time"
 
 	"github.com/ergo-services/ergo/etf"
+
+	"github.com/beamup/beamup/otprel"
 )
 
 // members reads a release tarball: every member's name and, for the names

@@ -1,8 +1,9 @@
 package otptest
 
 import (
-	"github.com/beamup/beamup/otprel"
 	"github.com/ergo-services/ergo/etf"
+
+	"github.com/beamup/beamup/otprel"
 )
 
 // Mix is the Elixir sample of testdata/mix, built by testdata/mix/build.sh

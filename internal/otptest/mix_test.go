@@ -2,7 +2,6 @@ package otptest
 
 import (
 	"context"
-	"github.com/beamup/beamup/otprel"
 	"os"
 	"path/filepath"
 	"strings"
@@ -10,6 +9,8 @@ import (
 	"time"
 
 	"github.com/ergo-services/ergo/etf"
+
+	"github.com/beamup/beamup/otprel"
 )
 
 // The mix sample boots through mix's own bin/meter as a target system of

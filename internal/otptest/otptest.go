@@ -7,7 +7,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"github.com/beamup/beamup/otprel"
 	"net"
 	"os"
 	"os/exec"
@@ -19,6 +18,7 @@ import (
 	"time"
 
 	"github.com/beamup/beamup/beam"
+	"github.com/beamup/beamup/otprel"
 )
 
 // RepoRoot is the repository's top directory.

@@ -3,7 +3,6 @@ package otptest_test
 import (
 	"context"
 	"fmt"
-	"github.com/beamup/beamup/otprel"
 	"os"
 	"path/filepath"
 	"strings"
@@ -12,6 +11,7 @@ import (
 
 	"github.com/beamup/beamup/beam"
 	"github.com/beamup/beamup/internal/otptest"
+	"github.com/beamup/beamup/otprel"
 )
 
 // The rebar3 sample installs as a target system whose node is started by

@@ -5,8 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/beamup/beamup/bundle"
-	"github.com/beamup/beamup/report"
 	"io"
 	"os"
 	"regexp"
@@ -14,6 +12,9 @@ import (
 	"time"
 
 	paho "github.com/eclipse/paho.mqtt.golang"
+
+	"github.com/beamup/beamup/bundle"
+	"github.com/beamup/beamup/report"
 )
 
 // Installer is what the device side needs of the updater.

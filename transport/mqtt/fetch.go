@@ -7,8 +7,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"github.com/beamup/beamup/bundle"
-	"github.com/beamup/beamup/report"
 	"io"
 	"os"
 	"path/filepath"
@@ -16,6 +14,9 @@ import (
 
 	"aead.dev/minisign"
 	paho "github.com/eclipse/paho.mqtt.golang"
+
+	"github.com/beamup/beamup/bundle"
+	"github.com/beamup/beamup/report"
 )
 
 // Fetcher downloads bundles chunk by chunk from retained messages into a

@@ -5,8 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"github.com/beamup/beamup/bundle"
-	"github.com/beamup/beamup/report"
 	"io"
 	"os"
 	"strings"
@@ -14,6 +12,9 @@ import (
 	"time"
 
 	paho "github.com/eclipse/paho.mqtt.golang"
+
+	"github.com/beamup/beamup/bundle"
+	"github.com/beamup/beamup/report"
 )
 
 // Publish uploads a bundle file as retained messages: every chunk first,

@@ -2,11 +2,11 @@ package mqtt
 
 import (
 	"encoding/json"
-	"github.com/beamup/beamup/report"
 	"os"
 	"path/filepath"
 
 	"github.com/beamup/beamup/internal/durable"
+	"github.com/beamup/beamup/report"
 )
 
 // tried remembers the bundles this device has tried and how they ended,

@@ -9,12 +9,12 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"github.com/beamup/beamup/bundle"
 	"os"
 	"path/filepath"
 	"sync"
 	"time"
 
+	"github.com/beamup/beamup/bundle"
 	"github.com/beamup/beamup/transport/mqtt"
 )
 

@@ -30,7 +30,6 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"github.com/beamup/beamup/otprel"
 	"os"
 	"os/exec"
 	"time"
@@ -38,6 +37,7 @@ import (
 	"github.com/ergo-services/ergo/etf"
 
 	"github.com/beamup/beamup/beam"
+	"github.com/beamup/beamup/otprel"
 )
 
 func main() {
