@@ -22,6 +22,7 @@ import (
 type Updater interface {
 	Resume(ctx context.Context) (*report.Result, error)
 	InstallFrom(ctx context.Context, name string, r io.Reader) (*report.Result, error)
+	InstallVerified(ctx context.Context, name string, h *bundle.Header, payload string) (*report.Result, error)
 	Rollback(ctx context.Context) (*report.Result, error)
 	Status(ctx context.Context) (*report.Status, error)
 	Check(ctx context.Context, h *bundle.Header) error
@@ -376,6 +377,14 @@ func (d *Daemon) InstallFile(ctx context.Context, name, path string) (*report.Re
 		defer f.Close()
 		return d.u.InstallFrom(ctx, name, f)
 	}, func() { os.Remove(path) })
+}
+
+// InstallVerified installs a bundle whose payload a transport verified as
+// it arrived, and takes the payload file over like InstallFile.
+func (d *Daemon) InstallVerified(ctx context.Context, name string, h *bundle.Header, payload string) (*report.Result, error) {
+	return d.do(ctx, "install "+name, func(ctx context.Context) (*report.Result, error) {
+		return d.u.InstallVerified(ctx, name, h, payload)
+	}, func() { os.Remove(payload) })
 }
 
 // Rollback goes back to the previous release, unless an operation is

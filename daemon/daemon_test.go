@@ -41,6 +41,10 @@ func (f *fakeUpdater) InstallFrom(ctx context.Context, name string, r io.Reader)
 	}
 	return &report.Result{Outcome: report.Committed}, nil
 }
+func (f *fakeUpdater) InstallVerified(ctx context.Context, name string, h *bundle.Header, payload string) (*report.Result, error) {
+	defer os.Remove(payload)
+	return f.InstallFrom(ctx, name, nil)
+}
 func (f *fakeUpdater) Rollback(context.Context) (*report.Result, error)       { return nil, nil }
 func (f *fakeUpdater) Status(context.Context) (*report.Status, error)         { return nil, nil }
 func (f *fakeUpdater) Check(context.Context, *bundle.Header) error            { return nil }

@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 
+	"github.com/beamup/beamup/bundle"
 	"github.com/beamup/beamup/plan"
 	"github.com/beamup/beamup/report"
 )
@@ -55,6 +56,28 @@ func (u *Updater) InstallFrom(ctx context.Context, name string, r io.Reader) (*r
 	}
 	// Preflight, the first step of an install, chooses its path; a new
 	// beamupd is staged, then tried and swapped in by TryAgent.
+	return u.run(ctx, op, files, plan.Of(op.Kind, "").First())
+}
+
+// InstallVerified installs a bundle whose payload, at payload, a
+// transport has already verified against the signed manifest h as it
+// arrived (MQTT's chunks). It takes the file over: it is moved into
+// staging, or removed when the install stops first.
+func (u *Updater) InstallVerified(ctx context.Context, name string, h *bundle.Header, payload string) (*report.Result, error) {
+	lock, err := Acquire(u.cfg.StateDir, "install "+name)
+	if err != nil {
+		os.Remove(payload)
+		return nil, err
+	}
+	defer lock.Release()
+	if _, err := u.resume(ctx); err != nil {
+		os.Remove(payload)
+		return nil, err
+	}
+	op, files, err := u.verified(ctx, h, payload)
+	if err != nil {
+		return u.rejected(op, err)
+	}
 	return u.run(ctx, op, files, plan.Of(op.Kind, "").First())
 }
 

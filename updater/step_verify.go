@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/beamup/beamup/bundle"
+	"github.com/beamup/beamup/internal/durable"
 	"github.com/beamup/beamup/otprel"
 	"github.com/beamup/beamup/report"
 )
@@ -39,25 +40,71 @@ func (u *Updater) verify(ctx context.Context, in io.Reader) (*Operation, *otprel
 	if err := out.Close(); verr == nil {
 		verr = err
 	}
-	var op *Operation
-	if h != nil {
-		m := h.Manifest
-		kind := KindInstall
-		if m.Kind == bundle.KindAgent {
-			kind = KindSelfUpdate
-		}
-		op = &Operation{Kind: kind, Bundle: h.ID(), Name: m.Name, Version: m.Version,
-			SecurityVersion: m.SecurityVersion, SHA256: m.Payload.SHA256, Mode: m.Mode(), Started: time.Now().UTC()}
-		if m.Upgrade != nil {
-			op.UpgradeFrom = m.Upgrade.From
-			op.Downgrade = m.Upgrade.Downgrade
-		}
-	}
 	if verr != nil {
+		var op *Operation
+		if h != nil {
+			op = operation(h)
+		}
 		return op, nil, verr
 	}
+	return u.stage(h, partial)
+}
+
+// verified takes over a payload that a transport has verified against
+// the signed manifest, chunk by chunk, as it arrived: the manifest's
+// signature and the policy are checked again (they are small), the
+// payload is neither hashed nor copied again, only synced to disk.
+func (u *Updater) verified(ctx context.Context, h *bundle.Header, payload string) (*Operation, *otprel.ReleaseFiles, error) {
+	hv, err := bundle.VerifyManifest(u.cfg.Keys, h.Raw, h.Signature)
+	if err == nil {
+		err = u.policy(ctx)(hv)
+	}
+	if err != nil {
+		os.Remove(payload)
+		if report.OutcomeOf(err) != report.Rejected {
+			err = &report.Error{Outcome: report.Rejected, Err: err}
+		}
+		return nil, nil, err
+	}
+	op := operation(hv)
+	if st, err := os.Stat(payload); err != nil || st.Size() != hv.Manifest.Payload.Size {
+		os.Remove(payload)
+		return op, nil, reject("payload handed over is not the manifest's %d bytes", hv.Manifest.Payload.Size)
+	}
+	if err := durable.SyncFile(payload); err != nil {
+		os.Remove(payload)
+		return op, nil, fmt.Errorf("staging payload: %w", err)
+	}
+	if err := os.MkdirAll(u.stagingDir(), 0o755); err != nil {
+		os.Remove(payload)
+		return op, nil, fmt.Errorf("creating staging: %w", err)
+	}
+	return u.stage(hv, payload)
+}
+
+// operation is the operation a verified manifest asks for.
+func operation(h *bundle.Header) *Operation {
+	m := h.Manifest
+	kind := KindInstall
+	if m.Kind == bundle.KindAgent {
+		kind = KindSelfUpdate
+	}
+	op := &Operation{Kind: kind, Bundle: h.ID(), Name: m.Name, Version: m.Version,
+		SecurityVersion: m.SecurityVersion, SHA256: m.Payload.SHA256, Mode: m.Mode(), Started: time.Now().UTC()}
+	if m.Upgrade != nil {
+		op.UpgradeFrom = m.Upgrade.From
+		op.Downgrade = m.Upgrade.Downgrade
+	}
+	return op
+}
+
+// stage moves the verified payload at path to where op's payload waits
+// and reads the release it holds.
+func (u *Updater) stage(h *bundle.Header, path string) (*Operation, *otprel.ReleaseFiles, error) {
+	op := operation(h)
 	staged := u.staged(op)
-	if err := os.Rename(partial, staged); err != nil {
+	if err := os.Rename(path, staged); err != nil {
+		os.Remove(path)
 		return op, nil, fmt.Errorf("staging payload: %w", err)
 	}
 	if op.Kind == KindSelfUpdate {

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"regexp"
 	"sync"
@@ -20,7 +19,9 @@ import (
 // Installer is what the device side needs of the updater.
 type Installer interface {
 	Check(ctx context.Context, h *bundle.Header) error
-	InstallFrom(ctx context.Context, name string, r io.Reader) (*report.Result, error)
+	// InstallVerified installs a bundle whose payload Fetch verified, and
+	// takes the payload file over.
+	InstallVerified(ctx context.Context, name string, h *bundle.Header, payload string) (*report.Result, error)
 	Status(ctx context.Context) (*report.Status, error)
 }
 
@@ -258,8 +259,8 @@ func (d *Device) apply(ctx context.Context, f *Fetcher, id string) (transient bo
 		id, st.Total, st.Resumed, st.Fetched, st.Duplicates)
 	d.doing(func(a *activity) { a.state, a.progress = "installing", nil })
 	d.publishStatus(ctx)
-	r, err := d.inst.InstallFrom(ctx, "bundle "+id[:12]+" from MQTT", BundleReader(h, path))
-	os.Remove(path)
+	// Verified chunk by chunk as it came: neither hashed nor copied again.
+	r, err := d.inst.InstallVerified(ctx, "bundle "+id[:12]+" from MQTT", h, path)
 	if r == nil {
 		d.event(id, "install: %v", err)
 		return errors.Is(err, report.ErrBusy)

@@ -7,7 +7,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"time"
@@ -243,14 +242,4 @@ func chunkLen(p bundle.Payload, n int) int64 {
 func sum(b []byte) string {
 	s := sha256.Sum256(b)
 	return hex.EncodeToString(s[:])
-}
-
-// BundleReader streams a downloaded bundle in the bundle format, for
-// Updater.InstallFrom: the same path as a bundle file.
-func BundleReader(h *bundle.Header, payload string) io.ReadCloser {
-	pr, pw := io.Pipe()
-	go func() {
-		pw.CloseWithError(bundle.Write(pw, h.Raw, h.Signature, payload, h.Manifest))
-	}()
-	return pr
 }
