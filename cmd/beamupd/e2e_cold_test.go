@@ -1,18 +1,22 @@
 package main_test
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/ergo-services/ergo/etf"
 
+	"github.com/beamup/beamup/internal/brokertest"
 	"github.com/beamup/beamup/internal/otptest"
 	"github.com/beamup/beamup/plan"
 	"github.com/beamup/beamup/report"
+	"github.com/beamup/beamup/transport/mqtt"
 )
 
 // gaugeWith returns a bundle of gauge 2.0.0 whose sys.config is cfg: the
@@ -279,4 +283,57 @@ func TestColdRebar3Release(t *testing.T) {
 		t.Errorf("tally %s runs after the cold upgrade, want 1.2.0", v)
 	}
 	d.powerCycled("tally", "1.2.0", "the cold upgrade")
+}
+
+// A cold upgrade over MQTT, followed by a daemon built with the race
+// detector while it downloads in small chunks (a status for each) and
+// reports every step: the retained status says installing (cold) and
+// rebooting on the way, the release commits, and beamupd has no data race.
+func TestMQTTColdUpgradeRaceFree(t *testing.T) {
+	t.Parallel()
+	broker := brokertest.Start(t, nil)
+	url := broker.URL("mqtt")
+	d := newDevice(t, "1.0.0", deviceOpts{mqtt: mqttSection(url, "line1"), soak: "1s", health: "gauge_health:check"})
+	dm := d.startDaemon(beamupdBuild(t, "1.0.0", "race"))
+	seen := map[string]bool{}
+	var mu sync.Mutex
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	c, err := mqtt.Connect(ctx, mqtt.Options{Broker: url, ClientID: fmt.Sprintf("test-%d", time.Now().UnixNano())})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Disconnect(100)
+	wctx, stop := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		mqtt.WatchStatus(wctx, c, mqtt.Topics{Prefix: "beamup"}, d.id, func(s report.Status) {
+			mu.Lock()
+			defer mu.Unlock()
+			seen[s.State] = true
+			if committedOn("2.0.0")(s) {
+				stop()
+			}
+		})
+	}()
+	publishBundle(t, url, signed(t, "2.0.0", "--chunk-size", "65536"), "--group", "line1")
+	<-done
+	stop()
+	mu.Lock()
+	defer mu.Unlock()
+	if !seen["committed"] {
+		t.Fatalf("no committed status; states seen %v\n%s", seen, dm.log())
+	}
+	for _, st := range []string{"downloading", "installing (cold)", "rebooting"} {
+		if !seen[st] {
+			t.Errorf("the retained status never said %q; states seen %v", st, seen)
+		}
+	}
+	if v := d.appVersion("gauge"); v != "2.0.0" {
+		t.Errorf("gauge %s runs, want 2.0.0", v)
+	}
+	if strings.Contains(dm.log(), "DATA RACE") {
+		t.Errorf("beamupd has a data race:\n%s", dm.log())
+	}
 }

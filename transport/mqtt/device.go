@@ -295,7 +295,13 @@ func (d *Device) reject(id string, err error) {
 // Event publishes a step event about the bundle under way; the updater's
 // log lines go here while the daemon runs.
 func (d *Device) Event(format string, args ...any) {
-	d.publishEvent(d.activity().bundle, fmt.Sprintf(format, args...))
+	a := d.activity()
+	d.publishEvent(a.bundle, fmt.Sprintf(format, args...))
+	if a.state == "installing" {
+		// Each step says so in the retained status too (installing
+		// (cold), rebooting, checking...).
+		d.publishStatus(context.Background())
+	}
 }
 
 // event logs a transport event about bundle and publishes it.
