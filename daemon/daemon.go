@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -80,6 +81,9 @@ type Daemon struct {
 	runDone  chan error
 	progress atomic.Int64 // unix nanoseconds of the last line of progress
 
+	reporters []func(report.Event)
+	reportMu  sync.Mutex
+
 	// Owned by Run's goroutine.
 	op          *request           // the operation under way
 	transports  int                // transports running
@@ -104,6 +108,20 @@ func (d *Daemon) AddTransport(run func(ctx context.Context) error) {
 // Progress records that the operation under way did something; the
 // updater's log lines call it.
 func (d *Daemon) Progress() { d.progress.Store(time.Now().UnixNano()) }
+
+// AddReporter adds a reporter of events; call it before Run.
+func (d *Daemon) AddReporter(r func(report.Event)) { d.reporters = append(d.reporters, r) }
+
+// Report hands an event of the operation under way to every reporter, in
+// order, one event at a time, and counts it as progress.
+func (d *Daemon) Report(e report.Event) {
+	d.Progress()
+	d.reportMu.Lock()
+	defer d.reportMu.Unlock()
+	for _, r := range d.reporters {
+		r(e)
+	}
+}
 
 // request is an operation for the loop to run.
 type request struct {

@@ -17,7 +17,8 @@ func (u *Updater) Status(ctx context.Context) (*report.Status, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &report.Status{State: "idle", Updated: time.Now().UTC()}
+	s := &report.Status{Device: u.cfg.Device, Board: u.cfg.Board, AgentVersion: u.cfg.Agent.Version,
+		State: "idle", Updated: time.Now().UTC()}
 	if rels, err := u.node.WhichReleases(ctx); err == nil {
 		if cur, ok := beam.Current(rels); ok {
 			s.Release = &report.ReleaseRef{Name: cur.Name, Version: cur.Version, Status: cur.Status}

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 	"time"
 
 	"aead.dev/minisign"
@@ -51,6 +52,8 @@ type Control interface {
 
 // Config is what an Updater needs to know of the device.
 type Config struct {
+	// Device is the device's id, as its status names it.
+	Device   string
 	StateDir string
 	// Root is the release root of the target system on the node's host.
 	Root string
@@ -100,8 +103,12 @@ type Updater struct {
 	control  Control
 	journal  *JournalStore
 	security *SecurityStore
-	// Log receives one line per step, for the user and for status events.
-	Log func(format string, args ...any)
+	// Report receives an event for each thing an operation does, for the
+	// user and for every reporter.
+	Report func(report.Event)
+	// current names the operation under way and its step in events;
+	// the trial of a new beamupd reports from goroutines of its own.
+	current atomic.Pointer[report.Event]
 }
 
 // New returns an Updater; it does not touch the device.
@@ -112,7 +119,7 @@ func New(cfg Config, node Node, control Control) *Updater {
 		control:  control,
 		journal:  NewJournalStore(cfg.StateDir),
 		security: NewSecurityStore(cfg.StateDir),
-		Log:      func(string, ...any) {},
+		Report:   func(report.Event) {},
 	}
 }
 
@@ -123,6 +130,7 @@ func (u *Updater) stagingDir() string { return filepath.Join(u.cfg.StateDir, "st
 // happened.
 func (u *Updater) enter(op *Operation, step plan.Step) error {
 	op.Step = step
+	u.current.Store(&report.Event{Kind: op.Kind, Bundle: op.Bundle, Version: op.Version, Step: string(step)})
 	if err := u.save(op); err != nil {
 		return err
 	}
@@ -140,6 +148,16 @@ func (u *Updater) save(op *Operation) error {
 	return u.journal.Save(j)
 }
 
+// Log reports one line of what the operation under way does.
+func (u *Updater) Log(format string, args ...any) {
+	var e report.Event
+	if c := u.current.Load(); c != nil {
+		e = *c
+	}
+	e.At, e.Message = time.Now().UTC(), fmt.Sprintf(format, args...)
+	u.Report(e)
+}
+
 // finish ends op with an outcome and records it as the last result.
 func (u *Updater) finish(op *Operation, outcome report.Outcome, reason string) *report.Result {
 	r := &report.Result{Kind: op.Kind, Bundle: op.Bundle, Name: op.Name, Version: op.Version,
@@ -150,6 +168,7 @@ func (u *Updater) finish(op *Operation, outcome report.Outcome, reason string) *
 	}
 	j.Op = nil
 	j.Last = r
+	u.current.Store(nil)
 	if err := u.journal.Save(j); err != nil {
 		u.Log("journal: %v", err)
 	}

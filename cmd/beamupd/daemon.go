@@ -9,7 +9,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/peterbourgon/ff/v3/ffcli"
@@ -89,22 +88,14 @@ func serve(ctx context.Context, u *updater.Updater, c *config.Config, stderr io.
 	injectFault(&cfg)
 	d := daemon.New(cfg, trialUpdater{u, trial})
 
-	// Every step is logged, counts as progress, and goes to each
+	// Every event is logged, counts as progress, and goes to each
 	// transport that reports steps and to systemd's STATUS line.
-	var mu sync.Mutex
-	sinks := []func(string, ...any){cfg.Log, func(format string, args ...any) { notify.Status(fmt.Sprintf(format, args...)) }}
-	u.Log = func(format string, args ...any) {
-		d.Progress()
-		mu.Lock()
-		defer mu.Unlock()
-		for _, s := range sinks {
-			s(format, args...)
-		}
-	}
+	u.Report = d.Report
+	d.AddReporter(func(e report.Event) { cfg.Log("%s", e.Message) })
+	d.AddReporter(func(e report.Event) { notify.Status(e.Message) })
 	if c.Serial.Port != "" {
 		console := serial.NewConsole(nil, d, filepath.Join(c.Device.StateDir, "staging"))
-		console.Describe = func(s *report.Status) { s.Device, s.Board, s.AgentVersion = c.Device.ID, c.Device.Board, version }
-		sinks = append(sinks, console.Event)
+		d.AddReporter(console.Event)
 		d.AddTransport(func(ctx context.Context) error {
 			// Opened for each run: the port is exclusive, and a new
 			// beamupd on trial needs it.
@@ -122,7 +113,7 @@ func serve(ctx context.Context, u *updater.Updater, c *config.Config, stderr io.
 		if err != nil {
 			return err
 		}
-		sinks = append(sinks, dev.Event)
+		d.AddReporter(dev.Event)
 		d.AddTransport(dev.Run)
 	}
 	return d.Run(ctx)
@@ -176,13 +167,12 @@ func mqttDevice(inst mqtt.Installer, c *config.Config, log func(string, ...any))
 	cfg := mqtt.DeviceConfig{
 		Conn: mqtt.Options{Broker: m.Broker, ClientID: "beamupd-" + c.Device.ID, CAFile: m.CAFile,
 			CertFile: m.CertFile, KeyFile: m.KeyFile, Username: m.Username, PasswordFile: m.PasswordFile},
-		Topics:       mqtt.Topics{Prefix: m.TopicPrefix},
-		Device:       c.Device.ID,
-		Board:        c.Device.Board,
-		Groups:       m.Groups,
-		AgentVersion: version,
-		StateDir:     c.Device.StateDir,
-		Fetcher:      mqtt.Fetcher{Keys: keys},
+		Topics:   mqtt.Topics{Prefix: m.TopicPrefix},
+		Device:   c.Device.ID,
+		Board:    c.Device.Board,
+		Groups:   m.Groups,
+		StateDir: c.Device.StateDir,
+		Fetcher:  mqtt.Fetcher{Keys: keys},
 	}
 	return mqtt.NewDevice(cfg, inst, log), nil
 }

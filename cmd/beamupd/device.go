@@ -39,6 +39,7 @@ func device(ctx context.Context, c *config.Config, log io.Writer) (u *updater.Up
 		return nil, nil, err
 	}
 	cfg := updater.Config{
+		Device:   c.Device.ID,
 		StateDir: c.Device.StateDir,
 		Root:     c.Node.Root,
 		Release:  c.Node.Release,
@@ -65,9 +66,7 @@ func device(ctx context.Context, c *config.Config, log io.Writer) (u *updater.Up
 		cfg.Health.Module, cfg.Health.Function, _ = strings.Cut(c.Health.Function, ":")
 	}
 	u = updater.New(cfg, node, control)
-	u.Log = func(format string, args ...any) {
-		fmt.Fprintf(log, format+"\n", args...)
-	}
+	u.Report = func(e report.Event) { fmt.Fprintln(log, e.Message) }
 	return u, node.Close, nil
 }
 

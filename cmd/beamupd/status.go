@@ -31,7 +31,6 @@ func statusCommand(stdout, stderr io.Writer) *ffcli.Command {
 				if err != nil {
 					return err
 				}
-				s.Device, s.Board, s.AgentVersion = c.Device.ID, c.Device.Board, version
 				if *asJSON {
 					enc := json.NewEncoder(stdout)
 					enc.SetIndent("", "  ")

@@ -27,14 +27,13 @@ type Installer interface {
 
 // DeviceConfig describes the device on the broker.
 type DeviceConfig struct {
-	Conn         Options
-	Topics       Topics
-	Device       string
-	Board        string
-	Groups       []string
-	AgentVersion string
-	StateDir     string
-	Fetcher      Fetcher // Keys, Window and Timeout; the rest is set by Run
+	Conn     Options
+	Topics   Topics
+	Device   string
+	Board    string
+	Groups   []string
+	StateDir string
+	Fetcher  Fetcher // Keys, Window and Timeout; the rest is set by Run
 	// Retry is how long a download that failed for a passing reason (the
 	// broker went away, a chunk did not come) waits before it is tried
 	// again (default 30s).
@@ -294,9 +293,13 @@ func (d *Device) reject(id string, err error) {
 
 // Event publishes a step event about the bundle under way; the updater's
 // log lines go here while the daemon runs.
-func (d *Device) Event(format string, args ...any) {
+func (d *Device) Event(e report.Event) {
 	a := d.activity()
-	d.publishEvent(a.bundle, fmt.Sprintf(format, args...))
+	bundle := e.Bundle
+	if bundle == "" {
+		bundle = a.bundle
+	}
+	d.publishEvent(bundle, e.Message)
 	if a.state == "installing" {
 		// Each step says so in the retained status too (installing
 		// (cold), rebooting, checking...).
@@ -328,7 +331,6 @@ func (d *Device) publishStatus(ctx context.Context) {
 	if err != nil {
 		s = &report.Status{State: "failed"}
 	}
-	s.Device, s.Board, s.AgentVersion = d.cfg.Device, d.cfg.Board, d.cfg.AgentVersion
 	a := d.activity()
 	switch {
 	case a.state == "downloading":

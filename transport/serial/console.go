@@ -34,8 +34,6 @@ type Console struct {
 	Port       Port
 	Installer  Installer
 	StagingDir string
-	// Describe fills in the device fields of a status.
-	Describe func(*report.Status)
 	// MaxSize bounds a received bundle (default 1 GiB).
 	MaxSize int64
 	// Log keeps recent events for the log command.
@@ -47,10 +45,10 @@ type Console struct {
 
 // Event records a step of any operation; while the console runs one
 // itself, the step is printed as it happens.
-func (c *Console) Event(format string, args ...any) {
-	c.Log.Add(format, args...)
+func (c *Console) Event(e report.Event) {
+	c.Log.Add("%s", e.Message)
 	if c.busy.Load() {
-		c.printf("  %s\r\n", fmt.Sprintf(format, args...))
+		c.printf("  %s\r\n", e.Message)
 	}
 }
 
@@ -141,9 +139,6 @@ func (c *Console) status(ctx context.Context) {
 	if err != nil {
 		c.printf("failed: %v\r\n", err)
 		return
-	}
-	if c.Describe != nil {
-		c.Describe(s)
 	}
 	data, _ := json.Marshal(s)
 	c.printf("%s\r\n", data)
