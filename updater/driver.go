@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/beamup/beamup/beam"
@@ -204,12 +206,66 @@ func (e *interrupted) Error() string {
 }
 
 // Resume finishes an interrupted operation, if there is one, and returns
-// how it ended.
+// how it ended; the daemon calls it when it starts, before any transport.
+// What a killed beamupd left in staging that no operation owns goes too.
 func (u *Updater) Resume(ctx context.Context) (*report.Result, error) {
 	lock, err := Acquire(u.cfg.StateDir, "resume")
 	if err != nil {
 		return nil, err
 	}
 	defer lock.Release()
-	return u.resume(ctx)
+	if op := u.journaled(); op != nil && op.Kind != KindSelfUpdate {
+		u.waitNode(ctx)
+	}
+	r, err := u.resume(ctx)
+	u.sweep()
+	return r, err
+}
+
+// journaled is the operation in the journal, or nil.
+func (u *Updater) journaled() *Operation {
+	j, err := u.journal.Load()
+	if err != nil {
+		return nil
+	}
+	return j.Op
+}
+
+// waitNode gives a node that boots with the device (after a power cut
+// both start at once) the boot timeout to answer before an interrupted
+// operation is judged on what it says.
+func (u *Updater) waitNode(ctx context.Context) {
+	deadline := time.Now().Add(u.cfg.BootTimeout)
+	for time.Now().Before(deadline) {
+		if booted, err := u.node.Booted(ctx); err == nil && booted {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+	u.Log("the node did not answer within %s; going on without it", u.cfg.BootTimeout)
+}
+
+// sweep removes from staging what no operation owns: a payload a killed
+// beamupd was verifying, one it had staged before it journaled it, a
+// serial transfer it was receiving. MQTT downloads stay: they resume.
+func (u *Updater) sweep() {
+	owned := ""
+	if op := u.journaled(); op != nil && op.Bundle != "" {
+		owned = u.staged(op)
+	}
+	for _, pattern := range []string{"incoming.partial", "*.tar.gz", "*.beamupd", "serial.partial", "serial-*.bundle"} {
+		found, _ := filepath.Glob(filepath.Join(u.stagingDir(), pattern))
+		for _, f := range found {
+			if f == owned {
+				continue
+			}
+			if err := os.Remove(f); err == nil {
+				u.Log("removed %s, left in staging by an interrupted beamupd", filepath.Base(f))
+			}
+		}
+	}
 }

@@ -19,6 +19,7 @@ func (u *Updater) undo(ctx context.Context, op *Operation, cause error) *report.
 	defer cancel()
 	u.Log("failed: %v; undoing", cause)
 	u.removeRelease(ctx, op.Version)
+	u.removeUnpacked(ctx, op)
 	u.removeCopies(op)
 	return u.finish(op, report.Reverted, fmt.Sprintf("%v; undone, %s %s still runs", cause, op.Name, op.From))
 }
