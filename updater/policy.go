@@ -5,12 +5,15 @@ import (
 	"slices"
 
 	"github.com/beamup/beamup/bundle"
+	"github.com/beamup/beamup/internal/failpoint"
 )
 
 // policy decides, from a verified manifest and before any payload byte is
 // read, whether a bundle is meant for this device.
 func (u *Updater) policy(ctx context.Context) func(*bundle.Header) error {
 	return func(h *bundle.Header) error {
+		// The manifest has verified; the payload is read next.
+		failpoint.Hit("verifying")
 		m := h.Manifest
 		switch m.Kind {
 		case bundle.KindAgent:

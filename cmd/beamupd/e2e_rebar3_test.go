@@ -1,12 +1,9 @@
 package main_test
 
 import (
-	"archive/tar"
 	"bytes"
-	"compress/gzip"
 	"context"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -51,49 +48,18 @@ func rebar3WhyRefused(d *device, from, vsn, out string) string {
 	if err != nil {
 		return ""
 	}
-	shipped := rebar3TarFile(d.t, otptest.Rebar3.Tarball(d.t, vsn), "releases/"+vsn+"/vm.args.src")
+	shipped := otptest.Member(d.t, otptest.Rebar3.Tarball(d.t, vsn), "releases/"+vsn+"/vm.args.src")
 	if !bytes.Equal(running, shipped) {
 		return ""
 	}
 	_, genErr := os.Stat(filepath.Join(d.Root, "releases", from, "vm.args"))
-	shippedVMArgs := rebar3TarFile(d.t, otptest.Rebar3.Tarball(d.t, vsn), "releases/"+vsn+"/vm.args")
+	shippedVMArgs := otptest.Member(d.t, otptest.Rebar3.Tarball(d.t, vsn), "releases/"+vsn+"/vm.args")
 	if genErr != nil || shippedVMArgs != nil {
 		return ""
 	}
 	return fmt.Sprintf(": the refusal is wrong, vm.args.src is the same in %s and %s. relx's bin/tally wrote "+
 		"ROOT/releases/%s/vm.args from vm.args.src (with NODE_NAME and COOKIE put in) when it started the node, as it "+
 		"does at every start, and the %s tarball carries only releases/%s/vm.args.src", from, vsn, from, vsn, vsn)
-}
-
-// rebar3TarFile returns the contents of name in a gzipped tarball, or nil.
-func rebar3TarFile(t *testing.T, tarball, name string) []byte {
-	t.Helper()
-	f, err := os.Open(tarball)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	zr, err := gzip.NewReader(f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tr := tar.NewReader(zr)
-	for {
-		h, err := tr.Next()
-		if err == io.EOF {
-			return nil
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		if strings.TrimPrefix(h.Name, "./") == name {
-			data, err := io.ReadAll(tr)
-			if err != nil {
-				t.Fatal(err)
-			}
-			return data
-		}
-	}
 }
 
 // rebar3RelVsn returns the version relx's ROOT/bin/tally boots: its

@@ -7,10 +7,12 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/beamup/beamup/internal/otptest"
+	"github.com/beamup/beamup/report"
 )
 
 // cable is a pair of linked pseudo-terminals made by socat: the device's
@@ -166,5 +168,36 @@ func TestSerialCablePulled(t *testing.T) {
 	tm.send("status\r")
 	if out := tm.readUntil("beamup> ", 10*time.Second); !strings.Contains(out, `"version":"1.0.0"`) {
 		t.Errorf("status after the pull:\n%s", out)
+	}
+}
+
+// The console hands the bundle it received over to the install: a daemon
+// told to stop while the install verifies it (its transports end at once)
+// lets the install finish, which reads the whole bundle and commits,
+// instead of recording the console's closed file as a rejected bundle.
+func TestSerialConsoleGoneDuringVerification(t *testing.T) {
+	t.Parallel()
+	devPort, laptopPort := cable(t)
+	d := newDevice(t, "1.0.0", deviceOpts{mqtt: serialSection(devPort)})
+	dm := d.startDaemon(beamupdBuild(t, "1.0.0", "failpoints"), "BEAMUPD_FAILPOINT_PAUSE=verifying:3s")
+	_, beamup := bins(t)
+	push := exec.Command(beamup, "serial", "--port", laptopPort, "push", signed(t, "1.1.0"))
+	push.Start()
+	waitFor(t, 60*time.Second, "the install to verify the received bundle", func() bool {
+		return strings.Contains(dm.log(), "failpoint verifying: paused")
+	})
+	dm.cmd.Process.Signal(syscall.SIGTERM)
+	dm.cmd.Wait()
+	push.Process.Kill()
+	push.Wait()
+	j := d.journal()
+	if j.Op != nil || j.Last == nil || j.Last.Outcome != report.Committed || j.Last.Version != "1.1.0" {
+		t.Errorf("after the console went during verification: %+v %+v, want 1.1.0 committed\n%s", j.Op, j.Last, dm.log())
+	}
+	if v := d.runningApp(); v != "1.1.0" {
+		t.Errorf("gauge %s runs, want 1.1.0", v)
+	}
+	if staged, _ := os.ReadDir(filepath.Join(d.stateDir, "staging")); len(staged) != 0 {
+		t.Errorf("staging keeps %d files", len(staged))
 	}
 }

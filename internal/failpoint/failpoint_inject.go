@@ -7,6 +7,7 @@ import (
 	"os"
 	"strings"
 	"syscall"
+	"time"
 )
 
 // Env names the point to kill at and a marker file, as "NAME:MARKER". The
@@ -14,9 +15,19 @@ import (
 // process restarted after the kill runs through.
 const Env = "BEAMUPD_FAILPOINT"
 
+// PauseEnv names a point to stop at for a while, as "NAME:DURATION",
+// every time it is passed: a test then acts at that moment from outside.
+const PauseEnv = "BEAMUPD_FAILPOINT_PAUSE"
+
 // Hit kills this process with SIGKILL if Env names the point name and it
-// has not fired yet.
+// has not fired yet, and pauses there if PauseEnv names it.
 func Hit(name string) {
+	if point, d, ok := strings.Cut(os.Getenv(PauseEnv), ":"); ok && point == name {
+		if dur, err := time.ParseDuration(d); err == nil {
+			fmt.Fprintf(os.Stderr, "failpoint %s: paused %s\n", name, dur)
+			time.Sleep(dur)
+		}
+	}
 	point, marker, ok := strings.Cut(os.Getenv(Env), ":")
 	if !ok || point != name {
 		return

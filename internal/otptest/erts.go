@@ -3,12 +3,9 @@ package otptest
 import (
 	"archive/tar"
 	"bytes"
-	"compress/gzip"
 	"fmt"
 	"io"
-	"os"
 	"path"
-	"path/filepath"
 	"regexp"
 	"sort"
 	"strings"
@@ -42,37 +39,9 @@ func RenameERTS(t testing.TB, tarball, newVsn string) string {
 	if !regexp.MustCompile(`^[0-9]+(\.[0-9]+)*$`).MatchString(newVsn) {
 		t.Fatalf("RenameERTS: %q is not an ERTS version (digits and dots)", newVsn)
 	}
-	f, err := os.Open(tarball)
-	if err != nil {
-		t.Fatalf("RenameERTS: %v", err)
-	}
-	defer f.Close()
-	zr, err := gzip.NewReader(f)
-	if err != nil {
-		t.Fatalf("RenameERTS: %s: %v", tarball, err)
-	}
-	raw, err := io.ReadAll(zr)
-	if err != nil {
-		t.Fatalf("RenameERTS: %s: %v", tarball, err)
-	}
-	out, err := renameERTS(raw, newVsn)
-	if err != nil {
-		t.Fatalf("RenameERTS: %s: %v", tarball, err)
-	}
-	dst := filepath.Join(t.TempDir(), filepath.Base(tarball))
-	var z bytes.Buffer
-	zw := gzip.NewWriter(&z)
-	zw.Header = zr.Header
-	if _, err := zw.Write(out); err != nil {
-		t.Fatalf("RenameERTS: %v", err)
-	}
-	if err := zw.Close(); err != nil {
-		t.Fatalf("RenameERTS: %v", err)
-	}
-	if err := os.WriteFile(dst, z.Bytes(), 0o644); err != nil {
-		t.Fatalf("RenameERTS: %v", err)
-	}
-	return dst
+	return rewriteTarball(t, "RenameERTS", tarball, func(raw []byte) ([]byte, error) {
+		return renameERTS(raw, newVsn)
+	})
 }
 
 // ertsOf returns the version of the one erts-VSN directory the

@@ -3,15 +3,12 @@ package otptest_test
 import (
 	"archive/tar"
 	"bytes"
-	"compress/gzip"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/beamup/beamup/internal/otptest"
 	"github.com/beamup/beamup/otprel"
@@ -23,45 +20,21 @@ var longErts = "erts-1.0/lib/" + strings.Repeat("y", 120) + "/x.a"
 // ertsSample writes a gzip'd tar of a release that carries ERTS 1.0.
 func ertsSample(t *testing.T, withErts bool) string {
 	t.Helper()
-	var b bytes.Buffer
-	zw := gzip.NewWriter(&b)
-	zw.Name = "demo-9.9.9.tar"
-	tw := tar.NewWriter(zw)
-	mtime := time.Unix(1700000000, 0)
-	add := func(h *tar.Header, body string) {
-		h.ModTime = mtime
-		h.Size = int64(len(body))
-		if err := tw.WriteHeader(h); err != nil {
-			t.Fatal(err)
+	return writeSample(t, "demo-9.9.9", func(add func(*tar.Header, string)) {
+		reg := func(name, body string) { add(&tar.Header{Name: name, Typeflag: tar.TypeReg, Mode: 0o644}, body) }
+		reg("lib/demo-9.9.9/ebin/demo.app", "{application,demo,[{vsn,\"9.9.9\"}]}.\n")
+		reg("releases/demo.rel", "{release,{\"demo\",\"9.9.9\"},{erts,\"1.0\"},[{kernel,\"1\"}]}.\n")
+		reg("releases/9.9.9/demo.rel", "{release, {\"demo\",\"9.9.9\"},\n  { erts , \"1.0\" },\n [{kernel,\"1\"}]}.\n")
+		reg("releases/start_erl.data", "1.0 9.9.9")
+		if withErts {
+			add(&tar.Header{Name: "erts-1.0/bin/erl", Typeflag: tar.TypeReg, Mode: 0o755},
+				"#!/bin/sh\ndyn_erl_path=\"${progdir}/../erts-1.0/bin/dyn_erl\"\nBINDIR=\"$ROOTDIR/erts-1.0/bin\"\n")
+			add(&tar.Header{Name: "erts-1.0/bin/beam.smp", Typeflag: tar.TypeReg, Mode: 0o755}, "\x7fELF\x00erts-1.0\x00")
+			reg(longErts, "archive")
+			add(&tar.Header{Name: "bin/erl", Typeflag: tar.TypeSymlink, Linkname: "../erts-1.0/bin/erl", Mode: 0o777}, "")
 		}
-		if _, err := io.WriteString(tw, body); err != nil {
-			t.Fatal(err)
-		}
-	}
-	reg := func(name, body string) { add(&tar.Header{Name: name, Typeflag: tar.TypeReg, Mode: 0o644}, body) }
-	reg("lib/demo-9.9.9/ebin/demo.app", "{application,demo,[{vsn,\"9.9.9\"}]}.\n")
-	reg("releases/demo.rel", "{release,{\"demo\",\"9.9.9\"},{erts,\"1.0\"},[{kernel,\"1\"}]}.\n")
-	reg("releases/9.9.9/demo.rel", "{release, {\"demo\",\"9.9.9\"},\n  { erts , \"1.0\" },\n [{kernel,\"1\"}]}.\n")
-	reg("releases/start_erl.data", "1.0 9.9.9")
-	if withErts {
-		add(&tar.Header{Name: "erts-1.0/bin/erl", Typeflag: tar.TypeReg, Mode: 0o755},
-			"#!/bin/sh\ndyn_erl_path=\"${progdir}/../erts-1.0/bin/dyn_erl\"\nBINDIR=\"$ROOTDIR/erts-1.0/bin\"\n")
-		add(&tar.Header{Name: "erts-1.0/bin/beam.smp", Typeflag: tar.TypeReg, Mode: 0o755}, "\x7fELF\x00erts-1.0\x00")
-		reg(longErts, "archive")
-		add(&tar.Header{Name: "bin/erl", Typeflag: tar.TypeSymlink, Linkname: "../erts-1.0/bin/erl", Mode: 0o777}, "")
-	}
-	reg("lib/demo-9.9.9/priv/erts-1.0.txt", "not the ERTS directory\n")
-	if err := tw.Close(); err != nil {
-		t.Fatal(err)
-	}
-	if err := zw.Close(); err != nil {
-		t.Fatal(err)
-	}
-	p := filepath.Join(t.TempDir(), "demo-9.9.9.tar.gz")
-	if err := os.WriteFile(p, b.Bytes(), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return p
+		reg("lib/demo-9.9.9/priv/erts-1.0.txt", "not the ERTS directory\n")
+	})
 }
 
 func TestRenameERTS(t *testing.T) {

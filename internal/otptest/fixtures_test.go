@@ -2,10 +2,8 @@ package otptest
 
 import (
 	"archive/tar"
-	"compress/gzip"
 	"context"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -23,34 +21,15 @@ import (
 // that want keeps, its contents.
 func members(t *testing.T, tarball string, want func(string) bool) map[string]string {
 	t.Helper()
-	f, err := os.Open(tarball)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	zr, err := gzip.NewReader(f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tr := tar.NewReader(zr)
 	m := map[string]string{}
-	for {
-		h, err := tr.Next()
-		if err == io.EOF {
-			return m
-		}
-		if err != nil {
-			t.Fatalf("%s: %v", tarball, err)
-		}
+	Members(t, tarball, func(h *tar.Header, data []byte) bool {
 		m[h.Name] = ""
 		if want(h.Name) {
-			b, err := io.ReadAll(tr)
-			if err != nil {
-				t.Fatal(err)
-			}
-			m[h.Name] = string(b)
+			m[h.Name] = string(data)
 		}
-	}
+		return true
+	})
+	return m
 }
 
 // The fixtures of cold upgrades: gauge 1.3.0's relup from and to 1.2.0 is

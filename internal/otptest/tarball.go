@@ -3,11 +3,8 @@ package otptest
 import (
 	"archive/tar"
 	"bytes"
-	"compress/gzip"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -27,41 +24,13 @@ import (
 // a leading "./" does not count.
 func RewriteTar(t testing.TB, tarball, member string, change func([]byte) []byte) string {
 	t.Helper()
-	f, err := os.Open(tarball)
-	if err != nil {
-		t.Fatalf("RewriteTar: %v", err)
-	}
-	defer f.Close()
-	zr, err := gzip.NewReader(f)
-	if err != nil {
-		t.Fatalf("RewriteTar: %s: %v", tarball, err)
-	}
-	raw, err := io.ReadAll(zr)
-	if err != nil {
-		t.Fatalf("RewriteTar: %s: %v", tarball, err)
-	}
-	out, n, err := rewriteTar(raw, member, change)
-	if err != nil {
-		t.Fatalf("RewriteTar: %s: %v", tarball, err)
-	}
-	if n == 0 {
-		t.Fatalf("RewriteTar: %s has no member %s", tarball, member)
-	}
-
-	dst := filepath.Join(t.TempDir(), filepath.Base(tarball))
-	var z bytes.Buffer
-	zw := gzip.NewWriter(&z)
-	zw.Header = zr.Header
-	if _, err := zw.Write(out); err != nil {
-		t.Fatalf("RewriteTar: %v", err)
-	}
-	if err := zw.Close(); err != nil {
-		t.Fatalf("RewriteTar: %v", err)
-	}
-	if err := os.WriteFile(dst, z.Bytes(), 0o644); err != nil {
-		t.Fatalf("RewriteTar: %v", err)
-	}
-	return dst
+	return rewriteTarball(t, "RewriteTar", tarball, func(raw []byte) ([]byte, error) {
+		out, n, err := rewriteTar(raw, member, change)
+		if err == nil && n == 0 {
+			err = fmt.Errorf("no member %s", member)
+		}
+		return out, err
+	})
 }
 
 // rewriteTar rewrites the uncompressed tar archive raw (see RewriteTar) and

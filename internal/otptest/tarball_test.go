@@ -25,12 +25,25 @@ var longName = "lib/" + strings.Repeat("x", 120) + "/ebin/long.app"
 // plain files, a symlink and a member with a PAX header.
 func sample(t *testing.T) string {
 	t.Helper()
+	return writeSample(t, "gauge-9.9.9", func(add func(*tar.Header, string)) {
+		add(&tar.Header{Name: "releases/", Typeflag: tar.TypeDir, Mode: 0o755}, "")
+		add(&tar.Header{Name: "releases/9.9.9/relup", Typeflag: tar.TypeReg, Mode: 0o644, Uid: 7, Uname: "dev"}, "{\"9.9.9\",[],[]}.\n")
+		add(&tar.Header{Name: longName, Typeflag: tar.TypeReg, Mode: 0o600}, "{application,long,[]}.\n")
+		add(&tar.Header{Name: "bin/start", Typeflag: tar.TypeSymlink, Linkname: "../erts/bin/start", Mode: 0o777}, "")
+		add(&tar.Header{Name: "releases/9.9.9/sys.config", Typeflag: tar.TypeReg, Mode: 0o644}, "[].\n")
+	})
+}
+
+// writeSample writes t.TempDir()/name.tar.gz with the members that fill
+// adds, as archive/tar writes them.
+func writeSample(t *testing.T, name string, fill func(add func(h *tar.Header, body string))) string {
+	t.Helper()
 	var b bytes.Buffer
 	zw := gzip.NewWriter(&b)
-	zw.Name = "gauge-9.9.9.tar"
+	zw.Name = name + ".tar"
 	tw := tar.NewWriter(zw)
 	mtime := time.Unix(1700000000, 0)
-	add := func(h *tar.Header, body string) {
+	fill(func(h *tar.Header, body string) {
 		h.ModTime = mtime
 		h.Size = int64(len(body))
 		if err := tw.WriteHeader(h); err != nil {
@@ -39,19 +52,14 @@ func sample(t *testing.T) string {
 		if _, err := io.WriteString(tw, body); err != nil {
 			t.Fatal(err)
 		}
-	}
-	add(&tar.Header{Name: "releases/", Typeflag: tar.TypeDir, Mode: 0o755}, "")
-	add(&tar.Header{Name: "releases/9.9.9/relup", Typeflag: tar.TypeReg, Mode: 0o644, Uid: 7, Uname: "dev"}, "{\"9.9.9\",[],[]}.\n")
-	add(&tar.Header{Name: longName, Typeflag: tar.TypeReg, Mode: 0o600}, "{application,long,[]}.\n")
-	add(&tar.Header{Name: "bin/start", Typeflag: tar.TypeSymlink, Linkname: "../erts/bin/start", Mode: 0o777}, "")
-	add(&tar.Header{Name: "releases/9.9.9/sys.config", Typeflag: tar.TypeReg, Mode: 0o644}, "[].\n")
+	})
 	if err := tw.Close(); err != nil {
 		t.Fatal(err)
 	}
 	if err := zw.Close(); err != nil {
 		t.Fatal(err)
 	}
-	p := filepath.Join(t.TempDir(), "gauge-9.9.9.tar.gz")
+	p := filepath.Join(t.TempDir(), name+".tar.gz")
 	if err := os.WriteFile(p, b.Bytes(), 0o644); err != nil {
 		t.Fatal(err)
 	}
