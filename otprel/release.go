@@ -212,6 +212,7 @@ func ReadTarball(r io.Reader) (*ReleaseFiles, error) {
 	var appFiles [][]byte
 	libs := map[string]bool{}  // lib/APP-VSN seen
 	boots := map[string]bool{} // releases/VSN/start.boot seen
+	seen := map[string]bool{}
 	tr := tar.NewReader(zr)
 	for {
 		h, err := tr.Next()
@@ -220,6 +221,9 @@ func ReadTarball(r io.Reader) (*ReleaseFiles, error) {
 		}
 		if err != nil {
 			return nil, fmt.Errorf("reading release tarball: %w", err)
+		}
+		if err := checkMember(h, seen); err != nil {
+			return nil, fmt.Errorf("release tarball: %w", err)
 		}
 		name := path.Clean(strings.TrimPrefix(h.Name, "./"))
 		parts := strings.Split(name, "/")
