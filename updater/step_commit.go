@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/beamup/beamup/beam"
+	"github.com/beamup/beamup/internal/failpoint"
 	"github.com/beamup/beamup/otprel"
 )
 
@@ -20,6 +21,7 @@ func (u *Updater) commit(ctx context.Context, op *Operation) error {
 	if err := u.node.MakePermanent(ctx, op.Version); err != nil {
 		return fmt.Errorf("making %s permanent: %w", op.Version, err)
 	}
+	failpoint.Hit("made-permanent")
 	return u.committed(ctx, op)
 }
 

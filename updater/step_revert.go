@@ -58,6 +58,14 @@ func (u *Updater) revert(ctx context.Context, op *Operation, cause error) *repor
 		return u.finish(op, report.Failed, fmt.Sprintf("%s; revert failed: %v", op.Reason, err))
 	}
 	took := time.Since(detected).Round(time.Millisecond)
+	if op.Kind == KindInstall && perm.Version == op.Version {
+		// make_permanent had run before the failure (a crash or power
+		// cut after it): the new release is what boots, healthy.
+		if err := u.committed(ctx, op); err != nil {
+			return u.finish(op, report.Failed, fmt.Sprintf("%s %s is permanent, but %v", op.Name, op.Version, err))
+		}
+		return u.finish(op, report.Committed, fmt.Sprintf("%s %s is permanent (found so after %s)", op.Name, op.Version, op.Reason))
+	}
 	u.removeRelease(ctx, op.Version)
 	u.removeCopies(op)
 	if err := u.bootPermanent(ctx); err != nil {
