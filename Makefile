@@ -8,7 +8,7 @@ DIST    := dist
 # GOOS/GOARCH/GOARM of each device architecture, and the name of its build.
 CROSS   := linux/amd64/ linux/arm64/ linux/arm/7 linux/riscv64/
 
-.PHONY: all setup build test test-short test-cross cross demo bench clean
+.PHONY: all setup build test test-short test-cross cross demo bench fuzz torture clean
 
 all: build
 
@@ -30,6 +30,25 @@ test: setup
 	  if [ -n "$$unformatted" ]; then echo "gofmt needed: $$unformatted"; exit 1; fi
 	$(GO) vet ./...
 	$(GO) test -race -count=1 -timeout 15m -p 1 ./...
+
+# Each fuzz target for FUZZTIME: the parsers of what arrives from a network
+# or a cable (bundle, manifest, release tarball, Erlang terms).
+FUZZTIME ?= 30s
+FUZZ     := bundle:FuzzVerify bundle:FuzzParseManifest otprel:FuzzReadTarball otprel:FuzzParseTerms \
+            transport/serial:FuzzReceive transport/mqtt:FuzzOpenTarget
+fuzz:
+	@set -e; for f in $(FUZZ); do \
+	  echo "fuzzing $${f#*:} for $(FUZZTIME)"; \
+	  $(GO) test -run '^$$' -fuzz "^$${f#*:}$$" -fuzztime $(FUZZTIME) ./$${f%%:*}; \
+	done
+
+# beamupd killed with SIGKILL at random moments of hot upgrades of every
+# release tool, TRIALS times each (make test runs 2), then resumed: the
+# device must always boot a healthy permanent release. KILL_SEED repeats a run.
+TRIALS ?= 25
+torture: setup
+	BEAMUP_KILL_TRIALS=$(TRIALS) BEAMUP_KILL_SEED=$(KILL_SEED) $(GO) test -count=1 -timeout 120m \
+	  -run 'TestKilledAtRandomEachTool|TestBeamupdKilledAndResumed|TestColdUpgradeKilledAtEachStep' ./cmd/beamupd
 
 # Unit tests only: no OTP node, no external tools.
 test-short:

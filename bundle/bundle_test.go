@@ -20,7 +20,7 @@ import (
 )
 
 // testBundle writes a bundle of payload signed with a new key.
-func testBundle(t *testing.T, payload []byte, chunk int64) (bundle []byte, pub minisign.PublicKey, priv minisign.PrivateKey) {
+func testBundle(t testing.TB, payload []byte, chunk int64) (bundle []byte, pub minisign.PublicKey, priv minisign.PrivateKey) {
 	t.Helper()
 	pub, priv, err := minisign.GenerateKey(rand.Reader)
 	if err != nil {

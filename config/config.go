@@ -44,6 +44,8 @@ type Device struct {
 
 type Trust struct {
 	PublicKeys []string `toml:"public_keys"`
+	// TargetKeys sign MQTT target documents; the release keys when empty.
+	TargetKeys []string `toml:"target_keys"`
 }
 
 type Node struct {

@@ -10,7 +10,7 @@ import (
 	"testing"
 )
 
-func makeTarball(t *testing.T, files map[string]string) []byte {
+func makeTarball(t testing.TB, files map[string]string) []byte {
 	t.Helper()
 	var buf bytes.Buffer
 	zw := gzip.NewWriter(&buf)

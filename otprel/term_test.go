@@ -42,14 +42,6 @@ func TestParseTermsErrors(t *testing.T) {
 	}
 }
 
-func FuzzParseTerms(f *testing.F) {
-	f.Add(`{release, {"gauge", "1.0.0"}, {erts, "13.1.5"}, []}.`)
-	f.Add(`#{a => <<"b">>}.`)
-	f.Fuzz(func(t *testing.T, src string) {
-		ParseTerms(src) // must not panic or loop
-	})
-}
-
 // Terms in messages read as Erlang prints them.
 func TestFormatAsErlang(t *testing.T) {
 	for _, c := range []struct {

@@ -191,7 +191,7 @@ broker=mqtt://127.0.0.1:$mport
 go build -o "$work/mqttfetch" "$top/scripts/bench/mqttfetch"
 head -c $((64 << 20)) /dev/urandom >"$work/p64.bin"
 "$bin/beamup" bundle --key "$work/k.key" --agent "$work/p64.bin" --version 1 --arch amd64 -o "$work/p64.bundle" >/dev/null
-id=$("$bin/beamup" publish --broker "$broker" --group bench "$work/p64.bundle" 2>/dev/null | awk '{print $3}')
+id=$("$bin/beamup" publish --broker "$broker" --key "$work/k.key" --group bench "$work/p64.bundle" 2>/dev/null | awk '{print $3}')
 declare -a mf ms
 for _ in 1 2 3; do
 	mf+=("$("$work/mqttfetch" -broker "$broker" -bundle "$id" -pub "$work/k.pub" -dir "$work/fetch")")
@@ -207,7 +207,7 @@ printf '| MQTT: 64 MiB payload, receive and verify into staging (median of 3) | 
 
 head -c $((8 << 20)) /dev/urandom >"$work/p8.bin"
 "$bin/beamup" bundle --key "$work/k.key" --agent "$work/p8.bin" --version 2 --arch amd64 -o "$work/p8.bundle" >/dev/null
-id8=$("$bin/beamup" publish --broker "$broker" --group bench8 "$work/p8.bundle" 2>/dev/null | awk '{print $3}')
+id8=$("$bin/beamup" publish --broker "$broker" --key "$work/k.key" --group bench8 "$work/p8.bundle" 2>/dev/null | awk '{print $3}')
 printf '\n| simulated devices, one process, 8 MiB bundle | seconds to the whole fleet verified | MiB the broker sent per second |\n|---|---|---|\n'
 for n in ${FLEET:-10 100 500}; do
 	secs=$("$work/mqttfetch" -broker "$broker" -bundle "$id8" -pub "$work/k.pub" -devices "$n" -dir "$work/fleet")

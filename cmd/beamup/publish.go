@@ -6,12 +6,14 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"time"
 
 	paho "github.com/eclipse/paho.mqtt.golang"
 	"github.com/peterbourgon/ff/v3/ffcli"
 	"github.com/schollz/progressbar/v3"
 	"golang.org/x/term"
 
+	"github.com/beamup/beamup/bundle"
 	"github.com/beamup/beamup/internal/cli"
 	"github.com/beamup/beamup/transport/mqtt"
 )
@@ -21,19 +23,42 @@ func publishCommand(stdout, stderr io.Writer) *ffcli.Command {
 	b := addBrokerFlags(fs)
 	group := fs.String("group", "", "target group: all, a board id, or a named group")
 	device := fs.String("device", "", "target one device")
+	key := fs.String("key", "", "secret key that signs the target (devices trust it in [trust] target_keys, default the release keys)")
+	pwFile := fs.String("key-password-file", "", "password of an encrypted --key (or BEAMUP_KEY_PASSWORD)")
+	seq := fs.Int64("sequence", 0, "the target's sequence, which devices only let grow (default: the time in milliseconds)")
+	expires := fs.Duration("expires", 90*24*time.Hour, "how long the target stays good if nothing replaces it")
 	return &ffcli.Command{
 		Name:       "publish",
-		ShortUsage: "beamup publish --broker URL [--topic-prefix P] (--group G | --device ID) BUNDLE",
-		ShortHelp:  "upload a bundle to the broker and point a target at it",
+		ShortUsage: "beamup publish --broker URL [--topic-prefix P] --key KEY (--group G | --device ID) [--sequence N] [--expires D] BUNDLE",
+		ShortHelp:  "upload a bundle to the broker and point a signed target at it",
 		FlagSet:    fs,
 		Exec: func(ctx context.Context, args []string) error {
-			if len(args) != 1 {
-				return cli.Usage("publish needs one bundle")
+			if len(args) != 1 || *key == "" {
+				return cli.Usage("publish needs --key and one bundle")
+			}
+			pw, err := password(*pwFile)
+			if err != nil {
+				return err
+			}
+			sk, err := bundle.LoadSecretKey(*key, pw)
+			if err != nil {
+				return err
+			}
+			if *seq == 0 {
+				*seq = time.Now().UnixMilli()
 			}
 			return b.with(ctx, func(c paho.Client, t mqtt.Topics) error {
 				topic, err := targetTopic(t, *group, *device)
 				if err != nil {
 					return err
+				}
+				scope := mqtt.GroupScope(*group)
+				if *device != "" {
+					scope = mqtt.DeviceScope(*device)
+				}
+				sign := func(id string) ([]byte, error) {
+					return mqtt.SignTarget(sk, mqtt.TargetDoc{Bundle: id, Scope: scope, Sequence: *seq,
+						Expires: time.Now().Add(*expires).UTC().Truncate(time.Second)})
 				}
 				var progress func(done, total int64)
 				if f, ok := stderr.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
@@ -47,7 +72,7 @@ func publishCommand(stdout, stderr io.Writer) *ffcli.Command {
 						bar.Set64(done)
 					}
 				}
-				id, err := mqtt.Publish(ctx, c, t, args[0], topic, progress)
+				id, err := mqtt.Publish(ctx, c, t, args[0], topic, sign, progress)
 				if err != nil {
 					return err
 				}

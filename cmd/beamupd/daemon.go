@@ -163,16 +163,23 @@ func mqttDevice(inst mqtt.Installer, c *config.Config, log func(string, ...any))
 	if err != nil {
 		return nil, err
 	}
+	targetKeys := keys
+	if len(c.Trust.TargetKeys) > 0 {
+		if targetKeys, err = bundle.LoadPublicKeys(c.Trust.TargetKeys); err != nil {
+			return nil, err
+		}
+	}
 	m := c.MQTT
 	cfg := mqtt.DeviceConfig{
 		Conn: mqtt.Options{Broker: m.Broker, ClientID: "beamupd-" + c.Device.ID, CAFile: m.CAFile,
 			CertFile: m.CertFile, KeyFile: m.KeyFile, Username: m.Username, PasswordFile: m.PasswordFile},
-		Topics:   mqtt.Topics{Prefix: m.TopicPrefix},
-		Device:   c.Device.ID,
-		Board:    c.Device.Board,
-		Groups:   m.Groups,
-		StateDir: c.Device.StateDir,
-		Fetcher:  mqtt.Fetcher{Keys: keys},
+		Topics:     mqtt.Topics{Prefix: m.TopicPrefix},
+		Device:     c.Device.ID,
+		Board:      c.Device.Board,
+		Groups:     m.Groups,
+		StateDir:   c.Device.StateDir,
+		Fetcher:    mqtt.Fetcher{Keys: keys},
+		TargetKeys: targetKeys,
 	}
 	return mqtt.NewDevice(cfg, inst, log), nil
 }

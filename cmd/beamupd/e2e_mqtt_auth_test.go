@@ -2,6 +2,7 @@ package main_test
 
 import (
 	"fmt"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -24,15 +25,15 @@ func TestMQTTUsernamePassword(t *testing.T) {
 	_, beamup := bins(t)
 	bundle := signed(t, "1.1.0")
 	for name, args := range map[string][]string{
-		"no credentials": {"publish", "--broker", broker, "--device", d.id, bundle},
-		"wrong password": {"publish", "--broker", broker, "--username", "fleet", "--password-file", bad, "--device", d.id, bundle},
+		"no credentials": {"publish", "--broker", broker, "--key", filepath.Join(keyDir, "release.key"), "--device", d.id, bundle},
+		"wrong password": {"publish", "--broker", broker, "--key", filepath.Join(keyDir, "release.key"), "--username", "fleet", "--password-file", bad, "--device", d.id, bundle},
 	} {
 		out, err := execOut(beamup, args...)
 		if err == nil || !strings.Contains(strings.ToLower(out), "not authorized") {
 			t.Errorf("%s: %v, want the broker's refusal:\n%s", name, err, out)
 		}
 	}
-	out, err := execOut(beamup, "publish", "--broker", broker, "--username", "fleet", "--password-file", pw, "--device", d.id, bundle)
+	out, err := execOut(beamup, "publish", "--broker", broker, "--key", filepath.Join(keyDir, "release.key"), "--username", "fleet", "--password-file", pw, "--device", d.id, bundle)
 	if err != nil {
 		t.Fatalf("publish with the password: %v\n%s", err, out)
 	}

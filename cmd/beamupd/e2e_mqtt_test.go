@@ -11,6 +11,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -102,7 +103,8 @@ func committedOn(vsn string) func(report.Status) bool {
 func publishBundle(t *testing.T, broker, bundle string, target ...string) string {
 	t.Helper()
 	_, beamup := bins(t)
-	args := append(append([]string{"publish", "--broker", broker}, target...), bundle)
+	signed(t, "1.0.0") // makes the keys
+	args := append(append([]string{"publish", "--broker", broker, "--key", filepath.Join(keyDir, "release.key")}, target...), bundle)
 	out := run(t, beamup, args...)
 	var id string
 	fmt.Sscanf(out, "published bundle %s", &id)
@@ -192,7 +194,7 @@ func TestMQTTBrokerKilledDuringDownload(t *testing.T) {
 	}
 	offer, _ := json.Marshal(mqtt.Offer{Manifest: string(h.Raw), Signature: string(h.Signature)})
 	pub(t, c, tp.Offer(h.ID()), offer)
-	pub(t, c, tp.GroupTarget("all"), []byte(`{"bundle":"`+h.ID()+`"}`))
+	pub(t, c, tp.GroupTarget("all"), signedTarget(t, "release", mqtt.GroupScope("all"), h.ID(), 0, time.Hour))
 	c.Disconnect(100)
 
 	dm := d.run()
@@ -234,7 +236,7 @@ func TestMQTTBadInput(t *testing.T) {
 		pub(t, c, topic, junk)
 	}
 	// A target naming a bundle whose offer is junk.
-	pub(t, c, tp.DeviceTarget(d.id), []byte(`{"bundle":"`+strings.Repeat("a", 64)+`"}`))
+	pub(t, c, tp.DeviceTarget(d.id), signedTarget(t, "release", mqtt.DeviceScope(d.id), strings.Repeat("a", 64), 0, time.Hour))
 	waitStatus(t, url, d.id, dm, func(s report.Status) bool {
 		return s.State == "rejected" && s.LastResult != nil && strings.Contains(s.LastResult.Reason, "not an offer")
 	})
@@ -256,7 +258,7 @@ func TestMQTTBadInput(t *testing.T) {
 	id = publishBundle(t, url, good, "--group", "elsewhere")
 	h := readHeader(t, good)
 	pub(t, c, tp.Chunk(id, 3), bytes.Repeat([]byte{1}, int(h.Manifest.Payload.ChunkSize)))
-	pub(t, c, tp.DeviceTarget(d.id), []byte(`{"bundle":"`+id+`"}`))
+	pub(t, c, tp.DeviceTarget(d.id), signedTarget(t, "release", mqtt.DeviceScope(d.id), id, 0, time.Hour))
 	waitStatus(t, url, d.id, dm, func(s report.Status) bool {
 		return s.State == "rejected" && s.LastResult != nil && s.LastResult.Bundle == id &&
 			strings.Contains(s.LastResult.Reason, "chunk 3")
@@ -267,7 +269,7 @@ func TestMQTTBadInput(t *testing.T) {
 	if dm.cmd.ProcessState != nil {
 		t.Errorf("the daemon exited:\n%s", dm.log())
 	}
-	if !strings.Contains(dm.log(), "ignoring beamup/targets/all: not a target") {
+	if !strings.Contains(dm.log(), "ignoring beamup/targets/all: target refused: not a signed target document") {
 		t.Errorf("the daemon did not say it ignored the junk target:\n%s", dm.log())
 	}
 }
@@ -302,6 +304,26 @@ func TestMQTTRevertedBundleIsTriedOnce(t *testing.T) {
 	if v := d.runningApp(); v != "1.1.0" {
 		t.Errorf("gauge %s runs, want 1.1.0", v)
 	}
+}
+
+// signedTarget is a target message signed with the test key name
+// (release or other); sequence 0 is the time in milliseconds, as beamup
+// publish gives it.
+func signedTarget(t *testing.T, key, scope, bundleID string, seq int64, valid time.Duration) []byte {
+	t.Helper()
+	signed(t, "1.0.0") // makes the keys
+	sk, err := bundle.LoadSecretKey(filepath.Join(keyDir, key+".key"), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if seq == 0 {
+		seq = time.Now().UnixMilli()
+	}
+	msg, err := mqtt.SignTarget(sk, mqtt.TargetDoc{Bundle: bundleID, Scope: scope, Sequence: seq, Expires: time.Now().Add(valid)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return msg
 }
 
 func connect(t *testing.T, url string) paho.Client {
@@ -366,4 +388,49 @@ func readChunks(t *testing.T, bundle string, h *bundle.Header) [][]byte {
 		}
 	}
 	return out
+}
+
+// Targets are signed: whoever can publish on the broker cannot point a
+// device at a bundle by a target that is unsigned, signed by another key,
+// for another scope, expired, or older than one the device took. Each is
+// refused with its reason in the status, and the device stays where it
+// is; a properly signed target then upgrades it.
+func TestMQTTTargetsAreSigned(t *testing.T) {
+	t.Parallel()
+	broker := brokertest.Start(t, nil)
+	url := broker.URL("mqtt")
+	d := newDevice(t, "1.0.0", deviceOpts{mqtt: mqttSection(url, "line1")})
+	dm := d.run()
+	tp := mqtt.Topics{Prefix: "beamup"}
+	c := connect(t, url)
+	defer c.Disconnect(100)
+	// The bundle is on the broker, its own target in a group nobody follows.
+	id := publishBundle(t, url, signed(t, "1.1.0", "--chunk-size", "262144"), "--group", "elsewhere")
+	start := time.Now().UnixMilli()
+	for _, c2 := range []struct {
+		name, topic string
+		msg         []byte
+		why         string
+	}{
+		{"unsigned", tp.GroupTarget("line1"), []byte(`{"bundle":"` + id + `"}`), "not a signed target document"},
+		{"other key", tp.GroupTarget("line1"), signedTarget(t, "other", mqtt.GroupScope("line1"), id, start, time.Hour), "not signed by a trusted key"},
+		{"another scope", tp.GroupTarget("line1"), signedTarget(t, "release", mqtt.GroupScope("elsewhere"), id, start, time.Hour), "it is for group:elsewhere"},
+		{"another device's", tp.DeviceTarget(d.id), signedTarget(t, "release", mqtt.DeviceScope("dev-other"), id, start, time.Hour), "it is for device:dev-other"},
+		{"expired", tp.GroupTarget("line1"), signedTarget(t, "release", mqtt.GroupScope("line1"), id, start, -time.Minute), "it expired"},
+	} {
+		pub(t, c, c2.topic, c2.msg)
+		waitStatus(t, url, d.id, dm, func(s report.Status) bool {
+			return s.State == "rejected" && s.LastResult != nil && strings.Contains(s.LastResult.Reason, c2.why)
+		})
+	}
+	if v := d.runningApp(); v != "1.0.0" {
+		t.Fatalf("gauge %s runs after refused targets, want 1.0.0", v)
+	}
+	// A target the device takes; then one replayed from before it.
+	pub(t, c, tp.GroupTarget("line1"), signedTarget(t, "release", mqtt.GroupScope("line1"), id, start+10, time.Hour))
+	waitStatus(t, url, d.id, dm, committedOn("1.1.0"))
+	pub(t, c, tp.GroupTarget("line1"), signedTarget(t, "release", mqtt.GroupScope("line1"), strings.Repeat("b", 64), start+5, time.Hour))
+	waitStatus(t, url, d.id, dm, func(s report.Status) bool {
+		return s.LastResult != nil && strings.Contains(s.LastResult.Reason, "is older than")
+	})
 }

@@ -86,7 +86,7 @@ func TestMQTTOverTLSWithClientCertificates(t *testing.T) {
 	dr := refused.run()
 
 	_, beamup := bins(t)
-	run(t, beamup, "publish", "--broker", url, "--ca-file", ca, "--cert-file", cc, "--key-file", ck,
+	run(t, beamup, "publish", "--broker", url, "--key", filepath.Join(keyDir, "release.key"), "--ca-file", ca, "--cert-file", cc, "--key-file", ck,
 		"--group", "all", signed(t, "1.1.0"))
 	waitStatusTLS(t, good, dg, url, ca, cc, ck)
 
@@ -101,7 +101,7 @@ func TestMQTTOverTLSWithClientCertificates(t *testing.T) {
 		t.Errorf("the refused device runs gauge %s", v)
 	}
 	// A publisher without a certificate is refused too, with exit 1.
-	out, err := execOut(beamup, "publish", "--broker", url, "--ca-file", ca, "--group", "all", signed(t, "1.1.0"))
+	out, err := execOut(beamup, "publish", "--broker", url, "--key", filepath.Join(keyDir, "release.key"), "--ca-file", ca, "--group", "all", signed(t, "1.1.0"))
 	if err == nil || !strings.Contains(out, "connecting to "+url) {
 		t.Errorf("publish without a client certificate: %v\n%s", err, out)
 	}

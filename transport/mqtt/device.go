@@ -7,9 +7,11 @@ import (
 	"fmt"
 	"os"
 	"regexp"
+	"strings"
 	"sync"
 	"time"
 
+	"aead.dev/minisign"
 	paho "github.com/eclipse/paho.mqtt.golang"
 
 	"github.com/beamup/beamup/bundle"
@@ -34,6 +36,8 @@ type DeviceConfig struct {
 	Groups   []string
 	StateDir string
 	Fetcher  Fetcher // Keys, Window and Timeout; the rest is set by Run
+	// TargetKeys are the keys a target document must be signed by.
+	TargetKeys []minisign.PublicKey
 	// Retry is how long a download that failed for a passing reason (the
 	// broker went away, a chunk did not come) waits before it is tried
 	// again (default 30s).
@@ -49,6 +53,7 @@ type Device struct {
 	inst  Installer
 	log   func(format string, args ...any)
 	tried *tried
+	seqs  *sequences // guarded by mu
 
 	client  paho.Client
 	mu      sync.Mutex
@@ -88,7 +93,7 @@ func NewDevice(cfg DeviceConfig, inst Installer, log func(string, ...any)) *Devi
 	if cfg.Retry == 0 {
 		cfg.Retry = 30 * time.Second
 	}
-	return &Device{cfg: cfg, inst: inst, log: log, tried: loadTried(cfg.StateDir),
+	return &Device{cfg: cfg, inst: inst, log: log, tried: loadTried(cfg.StateDir), seqs: loadSequences(cfg.StateDir),
 		targets: map[string]string{}, wake: make(chan struct{}, 1), act: activity{state: "idle"}}
 }
 
@@ -172,20 +177,49 @@ func (d *Device) Run(ctx context.Context) error {
 	}
 }
 
+// onTarget takes a target that arrived: signed for this topic's scope,
+// not expired, and not older than one accepted before, or refused with
+// the reason in the log, the events and the status. An empty message
+// clears the target.
 func (d *Device) onTarget(_ paho.Client, m paho.Message) {
-	var t Target
 	bundle := ""
 	if len(m.Payload()) > 0 {
-		if err := json.Unmarshal(m.Payload(), &t); err != nil || (t.Bundle != "" && !isID(t.Bundle)) {
-			d.log("mqtt: ignoring %s: not a target (%q)", m.Topic(), truncate(m.Payload()))
+		doc, err := OpenTarget(m.Payload(), d.cfg.TargetKeys, d.scopeOf(m.Topic()), time.Now())
+		if err == nil {
+			d.mu.Lock()
+			err = d.seqs.accept(doc)
+			d.mu.Unlock()
+		}
+		if err != nil {
+			d.refuseTarget(m.Topic(), doc.Bundle, err, m.Payload())
 			return
 		}
-		bundle = t.Bundle
+		bundle = doc.Bundle
 	}
 	d.mu.Lock()
 	d.targets[m.Topic()] = bundle
 	d.mu.Unlock()
 	d.poke()
+}
+
+// refuseTarget says why the target on topic was refused; the target the
+// device followed before stays.
+func (d *Device) refuseTarget(topic, bundle string, err error, payload []byte) {
+	reason := fmt.Sprintf("ignoring %s: %v", topic, err)
+	d.log("mqtt: %s (%q)", reason, truncate(payload))
+	d.publishEvent(bundle, reason)
+	d.doing(func(a *activity) {
+		a.lastReject = &report.LastResult{Bundle: bundle, Outcome: report.Rejected, Reason: reason, At: time.Now().UTC()}
+	})
+	d.publishStatus(context.Background())
+}
+
+// scopeOf is the scope a target on topic must be for.
+func (d *Device) scopeOf(topic string) string {
+	if topic == d.cfg.Topics.DeviceTarget(d.cfg.Device) {
+		return DeviceScope(d.cfg.Device)
+	}
+	return GroupScope(strings.TrimPrefix(topic, d.cfg.Topics.GroupTarget("")))
 }
 
 func (d *Device) poke() {

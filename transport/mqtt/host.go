@@ -20,7 +20,9 @@ import (
 // Publish uploads a bundle file as retained messages: every chunk first,
 // then the offer, then the target, so that a device never sees an offer
 // whose chunks are not all there. It returns the bundle id.
-func Publish(ctx context.Context, c paho.Client, t Topics, path, targetTopic string, progress func(done, total int64)) (string, error) {
+//
+// target makes the signed target message for the bundle id (SignTarget).
+func Publish(ctx context.Context, c paho.Client, t Topics, path, targetTopic string, target func(id string) ([]byte, error), progress func(done, total int64)) (string, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return "", err
@@ -93,8 +95,11 @@ func Publish(ctx context.Context, c paho.Client, t Topics, path, targetTopic str
 	if err := publish(ctx, c, t.Offer(id), true, offer); err != nil {
 		return "", err
 	}
-	target, _ := json.Marshal(Target{Bundle: id})
-	if err := publish(ctx, c, targetTopic, true, target); err != nil {
+	msg, err := target(id)
+	if err != nil {
+		return "", fmt.Errorf("signing the target: %w", err)
+	}
+	if err := publish(ctx, c, targetTopic, true, msg); err != nil {
 		return "", err
 	}
 	return id, nil
@@ -106,9 +111,10 @@ func Retract(ctx context.Context, c paho.Client, t Topics, targetTopic string, p
 	f := &Fetcher{Client: c, Topics: t, Timeout: 2 * time.Second}
 	var id string
 	if data, err := f.retained(ctx, targetTopic); err == nil {
-		var tg Target
-		if json.Unmarshal(data, &tg) == nil {
-			id = tg.Bundle
+		var m TargetMessage
+		var doc TargetDoc
+		if json.Unmarshal(data, &m) == nil && json.Unmarshal([]byte(m.Target), &doc) == nil {
+			id = doc.Bundle
 		}
 	}
 	if err := publish(ctx, c, targetTopic, true, nil); err != nil {

@@ -28,8 +28,3 @@ type Offer struct {
 	Manifest  string `json:"manifest"`
 	Signature string `json:"signature"`
 }
-
-// Target names the bundle a device or a group should run.
-type Target struct {
-	Bundle string `json:"bundle"`
-}
