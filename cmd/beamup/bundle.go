@@ -15,6 +15,7 @@ import (
 	"github.com/beamup/beamup/bundle"
 	"github.com/beamup/beamup/internal/cli"
 	"github.com/beamup/beamup/otprel"
+	"github.com/beamup/beamup/relup"
 )
 
 func bundleCommand(stdout io.Writer) *ffcli.Command {
@@ -29,6 +30,7 @@ func bundleCommand(stdout io.Writer) *ffcli.Command {
 		secVersion = fs.Int("security-version", 0, "anti-rollback security version")
 		mode       = fs.String("mode", "auto", "upgrade mode: auto, hot or cold")
 		downgrade  = fs.Bool("downgrade", false, "the release may replace a newer one (signed into the manifest)")
+		relupFrom  = fs.String("relup-from", "", "release tarball the bundle upgrades hot from: its relup is made (with erl), appups the release lacks generated")
 		chunk      = fs.Int64("chunk-size", bundle.DefaultChunkSize, "payload chunk size in bytes")
 		out        = fs.String("o", "", "output bundle file")
 		compatible stringList
@@ -38,7 +40,7 @@ func bundleCommand(stdout io.Writer) *ffcli.Command {
 	fs.Var(&from, "from", "version the release upgrades from (repeat; none = any)")
 	return &ffcli.Command{
 		Name: "bundle",
-		ShortUsage: "beamup bundle --key KEY --release REL.tar.gz [--security-version N] [--compatible B]... [--mode auto|hot|cold] [--from VSN]... [--downgrade] -o OUT\n" +
+		ShortUsage: "beamup bundle --key KEY --release REL.tar.gz [--security-version N] [--compatible B]... [--mode auto|hot|cold] [--from VSN]... [--relup-from OLD.tar.gz] [--downgrade] -o OUT\n" +
 			"       beamup bundle --key KEY --agent BINARY --version V --arch ARCH [--security-version N] -o OUT",
 		ShortHelp: "make a signed bundle of a release or of beamupd",
 		FlagSet:   fs,
@@ -57,6 +59,24 @@ func bundleCommand(stdout io.Writer) *ffcli.Command {
 			m := &bundle.Manifest{Format: 1, SecurityVersion: *secVersion, Compatible: compatible,
 				Created: time.Now().UTC().Truncate(time.Second)}
 			payload := *release
+			if *relupFrom != "" && *release != "" {
+				tmp, err := os.MkdirTemp("", "beamup-relup-")
+				if err != nil {
+					return err
+				}
+				defer os.RemoveAll(tmp)
+				made, err := relup.Make(ctx, *relupFrom, *release, tmp)
+				if err != nil {
+					return err
+				}
+				for _, g := range made.Generated {
+					fmt.Fprintf(stdout, "generated %s\n", g)
+				}
+				for app, cycles := range made.Cycles {
+					fmt.Fprintf(stdout, "%s: modules that call each other, ordered by name: %v\n", app, cycles)
+				}
+				payload = made.Tarball
+			}
 			if *release != "" {
 				f, err := os.Open(*release)
 				if err != nil {

@@ -1,0 +1,111 @@
+package main_test
+
+import (
+	"archive/tar"
+	"bytes"
+	"compress/gzip"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/ergo-services/ergo/etf"
+
+	"github.com/beamup/beamup/internal/otptest"
+	"github.com/beamup/beamup/otprel"
+)
+
+// without returns a copy of a release tarball without the members drop
+// names: a release as its build tool makes it with no appup or relup
+// written by hand.
+func without(t *testing.T, tarball string, drop func(name string) bool) string {
+	t.Helper()
+	var b bytes.Buffer
+	zw := gzip.NewWriter(&b)
+	tw := tar.NewWriter(zw)
+	otptest.Members(t, tarball, func(h *tar.Header, data []byte) bool {
+		if drop(strings.TrimPrefix(h.Name, "./")) {
+			return true
+		}
+		if err := tw.WriteHeader(h); err != nil {
+			t.Fatal(err)
+		}
+		tw.Write(data)
+		return true
+	})
+	tw.Close()
+	zw.Close()
+	p := filepath.Join(t.TempDir(), filepath.Base(tarball))
+	if err := os.WriteFile(p, b.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func noUpgradeFiles(name string) bool {
+	return strings.HasSuffix(name, "/relup") || strings.HasSuffix(name, ".appup")
+}
+
+// relupBundle bundles the flavor's vsn, stripped of its appups and relup,
+// with beamup bundle --relup-from the release from: what beamup makes
+// alone from the BEAM files.
+func relupBundle(t *testing.T, f *otptest.Flavor, from, vsn string) (string, string) {
+	t.Helper()
+	_, beamup := bins(t)
+	signedOf(t, f, from) // makes the keys
+	out := filepath.Join(t.TempDir(), f.Release+"-"+vsn+".bundle")
+	log := run(t, beamup, "bundle", "--key", filepath.Join(keyDir, "release.key"),
+		"--release", without(t, f.Tarball(t, vsn), noUpgradeFiles), "--relup-from", f.Tarball(t, from), "-o", out)
+	return out, log
+}
+
+// The sample's 1.0.0 -> 1.1.0 with no appup or relup written by hand:
+// beamup appup's instructions and systools' relup made by beamup bundle
+// --relup-from upgrade the node hot, the gen_server keeping its pid and
+// its state in the new shape.
+func TestRelupFromUpgradesHot(t *testing.T) {
+	t.Parallel()
+	bundle, log := relupBundle(t, otptest.Gauge, "1.0.0", "1.1.0")
+	if !strings.Contains(log, "generated lib/gauge-1.1.0/ebin/gauge.appup") {
+		t.Errorf("beamup bundle did not say it generated the appup:\n%s", log)
+	}
+	d := newDevice(t, "1.0.0", deviceOpts{soak: "1s", health: "gauge_health:check"})
+	for i := 0; i < 3; i++ {
+		d.call("gauge_counter", "pulse")
+	}
+	pid, osPid := d.call("erlang", "whereis", etf.Atom("gauge_counter")), d.call("os", "getpid")
+	code, out := d.beamupd("install", bundle)
+	if code != 0 || !strings.Contains(out, "hot upgrade from 1.0.0") {
+		t.Fatalf("install: exit %d, want 0 and hot\n%s", code, out)
+	}
+	if d.call("os", "getpid") != osPid || d.call("erlang", "whereis", etf.Atom("gauge_counter")) != pid {
+		t.Errorf("the upgrade restarted the node or the counter")
+	}
+	if state := otprel.Format(d.call("gauge_counter", "state")); !strings.Contains(state, "count => 3") {
+		t.Errorf("gauge_counter state %s, want the count 3 in the 1.1.0 map", state)
+	}
+	d.powerCycled("gauge", "1.1.0", "the hot upgrade")
+}
+
+// An Elixir release built by mix release goes from 1.0.0 to 1.1.0 hot
+// with nothing written by hand: the appup of Elixir modules and the relup
+// are beamup's.
+func TestRelupFromMixRelease(t *testing.T) {
+	t.Parallel()
+	f := otptest.Mix
+	bundle, log := relupBundle(t, f, "1.0.0", "1.1.0")
+	if !strings.Contains(log, "generated lib/meter-1.1.0/ebin/meter.appup") {
+		t.Errorf("beamup bundle did not say it generated the appup:\n%s", log)
+	}
+	d := newDevice(t, "1.0.0", deviceOpts{flavor: f, health: "Elixir.Meter.Health:check"})
+	for i := 0; i < 3; i++ {
+		d.call("Elixir.Meter.Counter", "pulse")
+	}
+	counter, osPid := d.call("erlang", "whereis", etf.Atom("Elixir.Meter.Counter")), d.call("os", "getpid")
+	code, out := d.beamupd("install", bundle)
+	if code != 0 || !strings.Contains(out, "hot upgrade from 1.0.0") {
+		t.Fatalf("install: exit %d, want 0 and hot\n%s", code, out)
+	}
+	d.sameNode("the hot upgrade", osPid, counter)
+	d.meterIs("after the hot upgrade", "1.1.0", 3)
+}
