@@ -278,3 +278,24 @@ func (c *Client) MarkBootOnce(ctx context.Context, root, vsn string) error {
 	}
 	return nil
 }
+
+// MakeRelup makes releases/VSN/relup of the release in newRel from and to
+// the release in oldRel (.rel files under root), from the appups of the
+// applications under root/lib, with the node's own systools.
+func (c *Client) MakeRelup(ctx context.Context, root, oldRel, newRel string) error {
+	t, err := c.EvalWith(ctx, `
+		Path = filelib:wildcard(filename:join([Root, "lib", "*", "ebin"])),
+		Old = filename:rootname(Old0), New = filename:rootname(New0),
+		case systools:make_relup(New, [Old], [Old], [{path, Path}, {outdir, filename:dirname(New0)}, silent]) of
+		    {ok, _, _, _} -> ok;
+		    {error, Mod, Why} -> {error, unicode:characters_to_binary(Mod:format_error(Why))};
+		    Other -> Other
+		end.`, map[string]etf.Term{"Root": root, "Old0": oldRel, "New0": newRel})
+	if err != nil {
+		return fmt.Errorf("making the relup: %w", err)
+	}
+	if t != etf.Atom("ok") {
+		return fmt.Errorf("making the relup: %s", otprel.Format(t))
+	}
+	return nil
+}

@@ -11,6 +11,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 )
@@ -188,6 +189,10 @@ type ReleaseFiles struct {
 	// Modules holds the names of the modules the release's applications
 	// carry (their ebin/*.beam files).
 	Modules map[string]bool
+	// Appups holds, for each lib/APP-VSN directory that carries
+	// APP.appup, the versions its upgrade instructions are for (a version,
+	// or a regular expression, as appups allow).
+	Appups map[string][]string
 	// Native holds the SHA-256 of native code under each application's
 	// priv directory, keyed by "app/priv/..." without the version.
 	Native map[string][32]byte
@@ -231,6 +236,14 @@ func ReadTarball(r io.Reader) (*ReleaseFiles, error) {
 			libs[parts[1]] = true
 			if len(parts) == 4 && parts[2] == "ebin" && strings.HasSuffix(parts[3], ".beam") {
 				files.Modules[strings.TrimSuffix(parts[3], ".beam")] = true
+			}
+			if len(parts) == 4 && parts[2] == "ebin" && strings.HasSuffix(parts[3], ".appup") &&
+				strings.HasPrefix(parts[1], strings.TrimSuffix(parts[3], ".appup")+"-") {
+				var data []byte
+				if data, err = readLimited(tr, name); err != nil {
+					return nil, err
+				}
+				files.Appups[parts[1]] = appupFrom(data)
 			}
 		}
 		switch {
@@ -413,7 +426,65 @@ func (files *ReleaseFiles) checkShape(libs, boots map[string]bool) error {
 }
 
 func newReleaseFiles() *ReleaseFiles {
-	return &ReleaseFiles{Config: map[string][32]byte{}, Native: map[string][32]byte{}, Modules: map[string]bool{}}
+	return &ReleaseFiles{Config: map[string][32]byte{}, Native: map[string][32]byte{}, Modules: map[string]bool{}, Appups: map[string][]string{}}
+}
+
+// HasAppups says whether the release carries an appup for each of its
+// applications whose version differs from old's (the relup can then be
+// made from them).
+func (f *ReleaseFiles) HasAppups(old *ReleaseFiles) bool {
+	for _, a := range f.Apps {
+		v := old.App(a.Name)
+		if v == "" || v == a.Version {
+			continue
+		}
+		from, ok := f.Appups[a.Name+"-"+a.Version]
+		if !ok || !slices.ContainsFunc(from, func(p string) bool { return versionMatches(p, v) }) {
+			return false
+		}
+	}
+	return true
+}
+
+// appupFrom reads the versions an appup upgrades from: strings, or
+// binaries that are regular expressions. A file that does not read gives
+// none.
+func appupFrom(data []byte) []string {
+	terms, err := ParseTerms(string(data))
+	if err != nil || len(terms) != 1 {
+		return nil
+	}
+	t, ok := terms[0].(Tuple)
+	if !ok || len(t) != 3 {
+		return nil
+	}
+	up, _ := t[1].(List)
+	var from []string
+	for _, e := range up {
+		et, ok := e.(Tuple)
+		if !ok || len(et) != 2 {
+			continue
+		}
+		switch v := et[0].(type) {
+		case string:
+			from = append(from, v)
+		case Binary:
+			from = append(from, "re:"+string(v))
+		}
+	}
+	return from
+}
+
+// versionMatches says whether an appup's "from" p covers version v: the
+// same string, or a regular expression (marked "re:") that matches all of
+// v, as release_handler matches it.
+func versionMatches(p, v string) bool {
+	re, ok := strings.CutPrefix(p, "re:")
+	if !ok {
+		return p == v
+	}
+	r, err := regexp.Compile("^(?:" + re + ")$")
+	return err == nil && r.MatchString(v)
 }
 
 // appKey turns lib/app-1.0/priv/x.so (or app-1.0/priv/x.so) into app/priv/x.so.

@@ -43,6 +43,7 @@ type Operation struct {
 	Mode            string    `json:"mode,omitempty"`
 	UpgradeFrom     []string  `json:"upgrade_from,omitempty"`
 	Downgrade       bool      `json:"downgrade,omitempty"`
+	MakeRelup       bool      `json:"make_relup,omitempty"` // the node makes the relup from the appups
 	SecurityVersion int       `json:"security_version"`
 	SHA256          string    `json:"sha256,omitempty"` // the payload's
 	Step            plan.Step `json:"step"`

@@ -19,6 +19,9 @@ type Decision struct {
 	Reasons []string
 	// Instructions are the relup's, in order, for a hot upgrade.
 	Instructions []string
+	// RelupOnDevice: the bundle carries appups but no relup from the
+	// running version; the node makes it once the release is unpacked.
+	RelupOnDevice bool `json:"relup_on_device,omitempty"`
 	// leftover: the version is on the node, unpacked by an attempt that
 	// failed and could not clean up.
 	leftover bool
@@ -98,6 +101,8 @@ func (u *Updater) decide(ctx context.Context, op *Operation, files *otprel.Relea
 	op.FromERTS = old.ERTS
 	d.Reasons = ColdReasons(old, files)
 	switch {
+	case len(d.Reasons) == 0 && op.Mode != "cold" && relupOnDevice(old, files):
+		op.Mode, d.Path, op.MakeRelup, d.RelupOnDevice = "hot", "hot", true, true
 	case len(d.Reasons) == 0 && op.Mode != "cold":
 		op.Mode, d.Path = "hot", "hot"
 		instrs, err := otprel.RelupInstructions(files.Relup, old.Version, true)
@@ -122,8 +127,11 @@ func (u *Updater) decide(ctx context.Context, op *Operation, files *otprel.Relea
 // changes OTP's release_handler cannot apply to a running node safely.
 func ColdReasons(old, new *otprel.ReleaseFiles) []string {
 	reasons := bootReasons(old, new)
-	if new.RelupFrom == nil {
-		reasons = append(reasons, "the release has no relup")
+	if relupOnDevice(old, new) {
+		// Made on the device from the appups (unpack), after which the
+		// relup's own instructions are checked as any other's.
+	} else if new.RelupFrom == nil {
+		reasons = append(reasons, "the release has no relup (and no appup for every changed application)")
 	} else if !slices.Contains(new.RelupFrom, old.Version) {
 		reasons = append(reasons, fmt.Sprintf("the relup has no upgrade from %s (only %v)", old.Version, new.RelupFrom))
 	} else if instrs, err := otprel.RelupInstructions(new.Relup, old.Version, true); err != nil {
@@ -137,6 +145,13 @@ func ColdReasons(old, new *otprel.ReleaseFiles) []string {
 		}
 	}
 	return reasons
+}
+
+// relupOnDevice says whether new has no relup from old but carries an
+// appup for every application that changed: the node makes the relup
+// (systools:make_relup) once new is unpacked.
+func relupOnDevice(old, new *otprel.ReleaseFiles) bool {
+	return !slices.Contains(new.RelupFrom, old.Version) && new.HasAppups(old)
 }
 
 // bootReasons lists the changes between two releases that only a boot

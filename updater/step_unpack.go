@@ -25,6 +25,11 @@ func (u *Updater) unpack(ctx context.Context, op *Operation) error {
 		return fmt.Errorf("unpacking: %w", err)
 	}
 	u.Log("unpacked %s %s", op.Name, op.Version)
+	if op.MakeRelup {
+		if err := u.makeRelup(ctx, op); err != nil {
+			return err
+		}
+	}
 	if op.Mode == "cold" {
 		// check_install_release reads the relup, which a cold upgrade
 		// does not use and may not have.
@@ -37,6 +42,25 @@ func (u *Updater) unpack(ctx context.Context, op *Operation) error {
 	if from != op.From {
 		return fmt.Errorf("checking the install: it would upgrade from %s, the node runs %s", from, op.From)
 	}
+	return nil
+}
+
+// makeRelup has the node make the relup of the unpacked release from its
+// appups, from and to the release that runs, as systools:make_relup does
+// on a build host.
+func (u *Updater) makeRelup(ctx context.Context, op *Operation) error {
+	old, err := otprel.ReadInstalled(u.cfg.Root, op.Name, op.From)
+	if err != nil {
+		return fmt.Errorf("making the relup: %w", err)
+	}
+	new, err := otprel.ReadInstalled(u.cfg.Root, op.Name, op.Version)
+	if err != nil {
+		return fmt.Errorf("making the relup: %w", err)
+	}
+	if err := u.node.MakeRelup(ctx, u.cfg.Root, old.RelFile, new.RelFile); err != nil {
+		return err
+	}
+	u.Log("made the relup %s -> %s from the appups", op.From, op.Version)
 	return nil
 }
 

@@ -31,6 +31,7 @@ type Node interface {
 	MakePermanent(ctx context.Context, vsn string) error
 	RemoveRelease(ctx context.Context, vsn string) error
 	MarkBootOnce(ctx context.Context, root, vsn string) error
+	MakeRelup(ctx context.Context, root, oldRel, newRel string) error
 	SetRemoved(ctx context.Context, vsn string) error
 	CreateRELEASES(ctx context.Context, root, relFile string) error
 	OSPid(ctx context.Context) (string, error)

@@ -109,3 +109,40 @@ func TestRelupFromMixRelease(t *testing.T) {
 	d.sameNode("the hot upgrade", osPid, counter)
 	d.meterIs("after the hot upgrade", "1.1.0", 3)
 }
+
+// A bundle that carries appups but no relup for the running version: the
+// node makes the relup (its own systools) once the release is unpacked,
+// and the upgrade goes hot; beamupd plan says so beforehand.
+func TestRelupMadeOnTheDevice(t *testing.T) {
+	t.Parallel()
+	_, beamup := bins(t)
+	dir := t.TempDir()
+	run(t, beamup, "appup", "-o", dir, otptest.Tarball(t, "1.0.0"), otptest.Tarball(t, "1.1.0"))
+	appupText, err := os.ReadFile(filepath.Join(dir, "gauge.appup"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tb := without(t, otptest.Tarball(t, "1.1.0"), noUpgradeFiles)
+	tb = withMember(t, tb, &tar.Header{Name: "lib/gauge-1.1.0/ebin/gauge.appup", Typeflag: tar.TypeReg}, string(appupText))
+	bundle := signTarball(t, tb)
+
+	d := newDevice(t, "1.0.0", deviceOpts{soak: "1s", health: "gauge_health:check"})
+	if code, out := d.beamupd("plan", bundle); code != 0 || !strings.Contains(out, ": hot") || !strings.Contains(out, "made on the device") {
+		t.Errorf("plan: exit %d, want 0, hot, the relup made on the device\n%s", code, out)
+	}
+	for i := 0; i < 3; i++ {
+		d.call("gauge_counter", "pulse")
+	}
+	osPid := d.call("os", "getpid")
+	code, out := d.beamupd("install", bundle)
+	if code != 0 || !strings.Contains(out, "made the relup 1.0.0 -> 1.1.0 from the appups") {
+		t.Fatalf("install: exit %d, want 0 with the relup made on the device\n%s", code, out)
+	}
+	if d.call("os", "getpid") != osPid {
+		t.Errorf("the upgrade restarted the node")
+	}
+	if state := otprel.Format(d.call("gauge_counter", "state")); !strings.Contains(state, "count => 3") {
+		t.Errorf("gauge_counter state %s, want the count 3 in the 1.1.0 map", state)
+	}
+	d.powerCycled("gauge", "1.1.0", "the hot upgrade")
+}

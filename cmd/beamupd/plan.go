@@ -58,6 +58,9 @@ func printPlan(w io.Writer, p *updater.Preview) {
 	for _, r := range p.Reasons {
 		fmt.Fprintf(w, "  cold: %s\n", r)
 	}
+	if p.RelupOnDevice {
+		fmt.Fprintf(w, "  the relup is made on the device from the bundle's appups\n")
+	}
 	for i, in := range p.Instructions {
 		fmt.Fprintf(w, "  %2d. %s\n", i+1, in)
 	}
