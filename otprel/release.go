@@ -43,6 +43,23 @@ func (r Release) Started(a App) bool {
 	return true
 }
 
+// NotStarted lists, as APP-VSN, the applications the release starts that
+// running (application:which_applications/0) does not list in their
+// version.
+func (r Release) NotStarted(running []App) []string {
+	has := map[string]string{}
+	for _, a := range running {
+		has[a.Name] = a.Version
+	}
+	var missing []string
+	for _, a := range r.Apps {
+		if r.Started(a) && has[a.Name] != a.Version {
+			missing = append(missing, a.Name+"-"+a.Version)
+		}
+	}
+	return missing
+}
+
 // Release is what a .rel file says.
 type Release struct {
 	Name    string `json:"name"`

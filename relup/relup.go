@@ -49,11 +49,11 @@ func Make(ctx context.Context, oldTar, newTar, dir string) (*Made, error) {
 	}
 	defer os.RemoveAll(work)
 	oldDir, newDir := filepath.Join(work, "old"), filepath.Join(work, "new")
-	oldFiles, err := extract(oldTar, oldDir)
+	oldFiles, err := otprel.Extract(oldTar, oldDir)
 	if err != nil {
 		return nil, err
 	}
-	newFiles, err := extract(newTar, newDir)
+	newFiles, err := otprel.Extract(newTar, newDir)
 	if err != nil {
 		return nil, err
 	}
@@ -122,67 +122,6 @@ func systools(ctx context.Context, work, oldRel, newRel, oldDir, newDir string) 
 	return os.ReadFile(filepath.Join(work, "relup"))
 }
 
-// extract unpacks a release tarball into dir after the checks every
-// tarball gets (otprel.ReadTarball), and reads it.
-func extract(tarball, dir string) (*otprel.ReleaseFiles, error) {
-	f, err := os.Open(tarball)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	files, err := otprel.ReadTarball(f)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", tarball, err)
-	}
-	if _, err := f.Seek(0, io.SeekStart); err != nil {
-		return nil, err
-	}
-	err = each(f, func(h *tar.Header, r io.Reader) error {
-		p := filepath.Join(dir, filepath.FromSlash(path.Clean(strings.TrimPrefix(h.Name, "./"))))
-		switch h.Typeflag {
-		case tar.TypeDir:
-			return os.MkdirAll(p, 0o755)
-		case tar.TypeSymlink:
-			os.MkdirAll(filepath.Dir(p), 0o755)
-			return os.Symlink(h.Linkname, p)
-		}
-		os.MkdirAll(filepath.Dir(p), 0o755)
-		out, err := os.OpenFile(p, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, os.FileMode(h.Mode)&0o777|0o200)
-		if err != nil {
-			return err
-		}
-		_, err = io.Copy(out, r)
-		if cerr := out.Close(); err == nil {
-			err = cerr
-		}
-		return err
-	})
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", tarball, err)
-	}
-	return files, nil
-}
-
-func each(r io.Reader, f func(h *tar.Header, r io.Reader) error) error {
-	zr, err := gzip.NewReader(r)
-	if err != nil {
-		return err
-	}
-	tr := tar.NewReader(zr)
-	for {
-		h, err := tr.Next()
-		if err == io.EOF {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		if err := f(h, tr); err != nil {
-			return err
-		}
-	}
-}
-
 // rewrite copies the tarball src to dst with the members of extra added,
 // or in place of those of the same name.
 func rewrite(src, dst string, extra map[string][]byte) error {
@@ -194,7 +133,7 @@ func rewrite(src, dst string, extra map[string][]byte) error {
 	var b bytes.Buffer
 	zw := gzip.NewWriter(&b)
 	tw := tar.NewWriter(zw)
-	err = each(in, func(h *tar.Header, r io.Reader) error {
+	err = otprel.EachMember(in, func(h *tar.Header, r io.Reader) error {
 		if _, replaced := extra[path.Clean(strings.TrimPrefix(h.Name, "./"))]; replaced {
 			return nil
 		}

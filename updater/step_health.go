@@ -97,17 +97,7 @@ func (u *Updater) healthy(ctx context.Context, rel otprel.Release, pidOK func(st
 	if err != nil {
 		return err
 	}
-	running := map[string]string{}
-	for _, a := range apps {
-		running[a.Name] = a.Version
-	}
-	var missing []string
-	for _, a := range rel.Apps {
-		if rel.Started(a) && running[a.Name] != a.Version {
-			missing = append(missing, a.Name+"-"+a.Version)
-		}
-	}
-	if len(missing) > 0 {
+	if missing := rel.NotStarted(apps); len(missing) > 0 {
 		return fmt.Errorf("applications not started: %s", strings.Join(missing, ", "))
 	}
 	if u.cfg.Health.Module != "" {

@@ -14,11 +14,11 @@ import (
 type Decision struct {
 	// Path is hot, cold, or back (a signed downgrade to a release still
 	// on the node, which goes back to it as a rollback does).
-	Path string
+	Path string `json:"path"`
 	// Reasons lists why the upgrade cannot be hot; empty for hot.
-	Reasons []string
+	Reasons []string `json:"reasons,omitempty"`
 	// Instructions are the relup's, in order, for a hot upgrade.
-	Instructions []string
+	Instructions []string `json:"instructions,omitempty"`
 	// RelupOnDevice: the bundle carries appups but no relup from the
 	// running version; the node makes it once the release is unpacked.
 	RelupOnDevice bool `json:"relup_on_device,omitempty"`

@@ -18,13 +18,14 @@ import (
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	root := &ffcli.Command{
 		Name:       "beamup",
-		ShortUsage: "beamup <keygen|bundle|appup|verify|inspect|publish|retract|status|serial> [flags]",
+		ShortUsage: "beamup <keygen|bundle|appup|rehearse|verify|inspect|publish|retract|status|serial> [flags]",
 		ShortHelp:  "makes keys and signed bundles for beamupd",
 		FlagSet:    flag.NewFlagSet("beamup", flag.ContinueOnError),
 		Subcommands: []*ffcli.Command{
 			keygenCommand(stdout, stderr),
 			bundleCommand(stdout),
 			appupCommand(stdout),
+			rehearseCommand(stdout, stderr),
 			verifyCommand(stdout),
 			inspectCommand(stdout),
 			publishCommand(stdout, stderr),
@@ -33,7 +34,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			serialCommand(stdout, stderr),
 		},
 		Exec: func(context.Context, []string) error {
-			return cli.Usage("missing command: keygen, bundle, appup, verify, inspect, publish, retract, status or serial")
+			return cli.Usage("missing command: keygen, bundle, appup, rehearse, verify, inspect, publish, retract, status or serial")
 		},
 	}
 	root.FlagSet.SetOutput(stderr)

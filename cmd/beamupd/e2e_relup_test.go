@@ -4,7 +4,9 @@ import (
 	"archive/tar"
 	"bytes"
 	"compress/gzip"
+	"encoding/json"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -145,4 +147,50 @@ func TestRelupMadeOnTheDevice(t *testing.T) {
 		t.Errorf("gauge_counter state %s, want the count 3 in the 1.1.0 map", state)
 	}
 	d.powerCycled("gauge", "1.1.0", "the hot upgrade")
+}
+
+// beamup rehearse: the sample's 1.0.0 -> 1.1.0 goes hot, the suspended
+// gen_server's pause is measured, the rollback goes back and 1.0.0 is
+// healthy again: exit 0. The broken 1.2.0 rehearsed from 1.1.0 reverts:
+// exit 1, with 1.1.0 healthy again.
+func TestRehearse(t *testing.T) {
+	t.Parallel()
+	beamupd, beamup := bins(t)
+	rehearse := func(old, bundle string) (int, rehearseReport, string) {
+		t.Helper()
+		pub := filepath.Join(keyDir, "release.pub") // made by signed
+		out, err := exec.Command(beamup, "rehearse", "--pub", pub, "--beamupd", beamupd, "--json", old, bundle).Output()
+		var r rehearseReport
+		if jerr := json.Unmarshal(out, &r); jerr != nil {
+			t.Fatalf("rehearse printed no report: %v (%v)\n%s", jerr, err, out)
+		}
+		return exitCode(err), r, string(out)
+	}
+	code, r, out := rehearse(otptest.Tarball(t, "1.0.0"), signed(t, "1.1.0"))
+	if code != 0 || !r.OK || r.Path != "hot" || r.Install.Outcome != "committed" || r.Back.Outcome != "committed" || !r.OldAgain {
+		t.Errorf("rehearse 1.0.0 -> 1.1.0: exit %d\n%s", code, out)
+	}
+	if len(r.Pauses) != 1 || r.Pauses[0].Process != "gauge_counter" || r.Pauses[0].Millis <= 0 || r.Pauses[0].Millis > 1000 {
+		t.Errorf("pauses %+v, want gauge_counter's, above 0 and under a second", r.Pauses)
+	}
+	code, r, out = rehearse(otptest.Tarball(t, "1.1.0"), signed(t, "1.2.0"))
+	if code != 1 || r.OK || r.Install.Outcome != "reverted" || !r.OldAgain {
+		t.Errorf("rehearse the broken 1.1.0 -> 1.2.0: exit %d, want 1 with a revert and 1.1.0 healthy again\n%s", code, out)
+	}
+}
+
+type rehearseReport struct {
+	Path    string `json:"path"`
+	Install struct {
+		Outcome string `json:"outcome"`
+	} `json:"install"`
+	Pauses []struct {
+		Process string  `json:"process"`
+		Millis  float64 `json:"ms"`
+	} `json:"pauses"`
+	Back struct {
+		Outcome string `json:"outcome"`
+	} `json:"back"`
+	OldAgain bool `json:"old_release_healthy_again"`
+	OK       bool `json:"ok"`
 }
