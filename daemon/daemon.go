@@ -380,25 +380,10 @@ func (d *Daemon) InstallFrom(ctx context.Context, name string, r io.Reader) (*re
 	}, nil)
 }
 
-// InstallFile installs the bundle in the file at path, which the caller
-// hands over: the operation opens it, and removes it when it ends, so
-// that it never reads from a requester that has gone (a console whose
-// cable was pulled returns at once; the install goes on, its outcome in
-// the journal). When no operation starts, the file is removed at once.
-func (d *Daemon) InstallFile(ctx context.Context, name, path string) (*report.Result, error) {
-	return d.do(ctx, "install "+name, func(ctx context.Context) (*report.Result, error) {
-		defer os.Remove(path)
-		f, err := os.Open(path)
-		if err != nil {
-			return nil, fmt.Errorf("reading the received bundle: %w", err)
-		}
-		defer f.Close()
-		return d.u.InstallFrom(ctx, name, f)
-	}, func() { os.Remove(path) })
-}
-
 // InstallVerified installs a bundle whose payload a transport verified as
-// it arrived, and takes the payload file over like InstallFile.
+// it arrived, and takes the payload file over: the operation moves it into
+// staging (or removes it), so that it never depends on a requester that
+// has gone; when no operation starts, the file is removed at once.
 func (d *Daemon) InstallVerified(ctx context.Context, name string, h *bundle.Header, payload string) (*report.Result, error) {
 	return d.do(ctx, "install "+name, func(ctx context.Context) (*report.Result, error) {
 		return d.u.InstallVerified(ctx, name, h, payload)

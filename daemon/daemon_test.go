@@ -43,7 +43,12 @@ func (f *fakeUpdater) InstallFrom(ctx context.Context, name string, r io.Reader)
 }
 func (f *fakeUpdater) InstallVerified(ctx context.Context, name string, h *bundle.Header, payload string) (*report.Result, error) {
 	defer os.Remove(payload)
-	return f.InstallFrom(ctx, name, nil)
+	r, err := os.Open(payload)
+	if err != nil {
+		return nil, err
+	}
+	defer r.Close()
+	return f.InstallFrom(ctx, name, r)
 }
 func (f *fakeUpdater) Rollback(context.Context) (*report.Result, error)       { return nil, nil }
 func (f *fakeUpdater) Status(context.Context) (*report.Status, error)         { return nil, nil }
@@ -206,11 +211,10 @@ func TestStopWaitsForTheOperation(t *testing.T) {
 	}
 }
 
-// A requester that goes away while its install runs (a console whose
-// cable is pulled) takes nothing with it: the install reads the whole
-// file it was handed, then removes it. A file handed over to a busy
-// daemon is removed at once.
-func TestInstallFileOwnsTheFile(t *testing.T) {
+// A requester that goes away while its install runs takes nothing with
+// it: the install reads the whole payload it was handed, then removes it.
+// A payload handed over to a busy daemon is removed at once.
+func TestInstallVerifiedOwnsThePayload(t *testing.T) {
 	f := &fakeUpdater{release: make(chan struct{}), started: make(chan struct{}, 1), read: make(chan []byte, 1)}
 	d, _, _, cancel := start(t, f, time.Minute, func(ctx context.Context) error { <-ctx.Done(); return nil })
 	defer cancel()
@@ -222,16 +226,16 @@ func TestInstallFileOwnsTheFile(t *testing.T) {
 	}
 	cctx, pull := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { _, err := d.InstallFile(cctx, "a", path); done <- err }()
+	go func() { _, err := d.InstallVerified(cctx, "a", nil, path); done <- err }()
 	<-f.started
 	pull() // the cable
 	if err := <-done; !errors.Is(err, context.Canceled) {
-		t.Errorf("InstallFile after its requester went: %v, want context.Canceled", err)
+		t.Errorf("InstallVerified after its requester went: %v, want context.Canceled", err)
 	}
 
 	busy := filepath.Join(dir, "b.bundle")
 	os.WriteFile(busy, want, 0o644)
-	if _, err := d.InstallFile(context.Background(), "b", busy); !errors.Is(err, report.ErrBusy) {
+	if _, err := d.InstallVerified(context.Background(), "b", nil, busy); !errors.Is(err, report.ErrBusy) {
 		t.Errorf("second install: %v, want busy", err)
 	}
 	if _, err := os.Stat(busy); !errors.Is(err, os.ErrNotExist) {

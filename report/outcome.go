@@ -57,3 +57,11 @@ func OutcomeOf(err error) Outcome {
 	}
 	return Failed
 }
+
+// TransferError is a transport that broke off while the bundle arrived
+// (a cable pulled, a sender gone): nothing was installed, and the bundle
+// was not found wrong.
+type TransferError struct{ Err error }
+
+func (e *TransferError) Error() string { return "transfer broken off: " + e.Err.Error() }
+func (e *TransferError) Unwrap() error { return e.Err }

@@ -2,6 +2,7 @@ package updater
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -84,6 +85,16 @@ func (u *Updater) InstallVerified(ctx context.Context, name string, h *bundle.He
 // rejected records an install that stopped before any change, when no
 // plan has started yet.
 func (u *Updater) rejected(op *Operation, err error) (*report.Result, error) {
+	var broken *report.TransferError
+	if errors.As(err, &broken) {
+		// Nothing arrived to judge: no result is recorded.
+		os.Remove(u.incoming())
+		if op != nil && op.Bundle != "" {
+			os.Remove(u.staged(op))
+		}
+		u.Log("%v; nothing was changed", err)
+		return nil, err
+	}
 	if op == nil {
 		op = &Operation{Kind: KindInstall}
 	}

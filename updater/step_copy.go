@@ -18,7 +18,9 @@ import (
 // systools do not all carry it under that name.
 func (u *Updater) copy(op *Operation, files *otprel.ReleaseFiles) error {
 	base := u.releaseBase(op)
-	if err := durable.CopyFile(base+".tar.gz", u.staged(op), 0o644); err != nil {
+	// The staged payload is verified and synced: linked where the state
+	// directory shares the release root's filesystem, not written again.
+	if err := durable.LinkOrCopy(base+".tar.gz", u.staged(op), 0o644); err != nil {
 		return fmt.Errorf("copying the release: %w", err)
 	}
 	if err := durable.WriteFile(base+".rel", files.RelData, 0o644); err != nil {

@@ -19,6 +19,23 @@ func WriteFile(path string, data []byte, perm os.FileMode) error {
 	})
 }
 
+// LinkOrCopy puts src's content at dst durably without writing it again
+// when both are on one filesystem (a hard link, made under a temporary
+// name and renamed, so that dst is old or new), and copies it otherwise.
+// src must not change afterwards: both names are one file.
+func LinkOrCopy(dst, src string, perm os.FileMode) error {
+	tmp := filepath.Join(filepath.Dir(dst), "."+filepath.Base(dst)+".link")
+	os.Remove(tmp)
+	if err := os.Link(src, tmp); err != nil {
+		return CopyFile(dst, src, perm)
+	}
+	if err := os.Rename(tmp, dst); err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("writing %s: %w", dst, err)
+	}
+	return SyncDir(filepath.Dir(dst))
+}
+
 // CopyFile copies src to dst with the same guarantees.
 func CopyFile(dst, src string, perm os.FileMode) error {
 	in, err := os.Open(src)

@@ -5,8 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -20,9 +20,9 @@ const Prompt = "beamup> "
 
 // Installer is what the console needs of the updater.
 type Installer interface {
-	// InstallFile installs the bundle file at path and takes it over: it
-	// removes the file when done, whether or not an install started.
-	InstallFile(ctx context.Context, name, path string) (*report.Result, error)
+	// InstallFrom installs the bundle read from r; the console's transfer
+	// feeds it as the bytes arrive.
+	InstallFrom(ctx context.Context, name string, r io.Reader) (*report.Result, error)
 	Rollback(ctx context.Context) (*report.Result, error)
 	Status(ctx context.Context) (*report.Status, error)
 }
@@ -151,45 +151,53 @@ func (c *Console) receive(ctx context.Context) {
 		c.printf("failed: %v\r\n", err)
 		return
 	}
-	path := filepath.Join(c.StagingDir, "serial.partial")
-	f, err := os.Create(path)
-	if err != nil {
-		c.printf("failed: %v\r\n", err)
-		return
+	// The bundle goes to the install as it arrives: verified as it
+	// streams into staging, written once. A transfer that breaks off ends
+	// the install's read with a TransferError: nothing is installed, and
+	// nothing is recorded as rejected.
+	pr, pw := io.Pipe()
+	type installed struct {
+		r   *report.Result
+		err error
 	}
-	defer os.Remove(path)
+	done := make(chan installed, 1)
+	go func() {
+		r, err := c.Installer.InstallFrom(ctx, "bundle from the serial console", pr)
+		// An install that stopped reading (refused, busy) stops the
+		// transfer too.
+		pr.CloseWithError(errInstallEnded)
+		done <- installed{r, err}
+	}()
 	// No capital C (the YMODEM start byte) and no control bytes: a sender
 	// started now may still read the end of this line.
 	c.printf("ready: send the bundle by ymodem now (1k blocks, crc-16); ctrl-x ctrl-x aborts\r\n")
-	file, err := Receive(ctx, c.in, f, Options{MaxSize: c.MaxSize})
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
+	file, err := Receive(ctx, c.in, pw, Options{MaxSize: c.MaxSize})
+	if err != nil {
+		pw.CloseWithError(&report.TransferError{Err: err})
+	} else {
+		pw.Close()
 	}
 	// Let a sender's closing bytes pass before the line carries text.
 	c.in.drain(ctx)
-	if err != nil {
-		c.Log.Add("receive failed: %v", err)
-		c.printf("\r\nreceive failed: %v; nothing was installed\r\n", err)
+	if err != nil && !errors.Is(err, errInstallEnded) {
+		<-done
+		c.Log.Add("receive failed: transfer broken off: %v", err)
+		c.printf("\r\nreceive failed: transfer broken off (%v); nothing was installed\r\n", err)
 		c.reply(Reply{NotReceived: true, Reason: err.Error()})
 		return
 	}
-	c.Log.Add("received %s (%d bytes)", file.Name, file.Size)
-	c.printf("received %s (%d bytes); installing\r\n", file.Name, file.Size)
-	// The install owns the received file from here: it goes on, and
-	// reads it, when this console's context ends first.
-	owned := filepath.Join(c.StagingDir, fmt.Sprintf("serial-%d.bundle", time.Now().UnixNano()))
-	if err := os.Rename(path, owned); err != nil {
-		c.printf("failed: %v\r\n", err)
-		return
+	if err == nil {
+		c.Log.Add("received %s (%d bytes)", file.Name, file.Size)
+		c.printf("received %s (%d bytes); installing\r\n", file.Name, file.Size)
 	}
 	c.busy.Store(true)
-	r, err := c.Installer.InstallFile(ctx, file.Name+" from the serial console", owned)
+	res := <-done
 	c.busy.Store(false)
-	c.outcome(r, err)
+	c.outcome(res.r, res.err)
 }
+
+// errInstallEnded ends a transfer whose install stopped reading.
+var errInstallEnded = errors.New("the install ended before the transfer")
 
 // outcome prints how an operation ended as "<outcome>: <reason>" for a
 // person, then as a Reply for a program.
