@@ -48,11 +48,7 @@ func bundleCommand(stdout io.Writer) *ffcli.Command {
 			if *key == "" || *out == "" || (*release == "") == (*agent == "") {
 				return cli.Usage("bundle needs --key, -o and one of --release or --agent")
 			}
-			pw, err := password(*pwFile)
-			if err != nil {
-				return err
-			}
-			sk, err := bundle.LoadSecretKey(*key, pw)
+			sk, err := secretKey(*key, *pwFile)
 			if err != nil {
 				return err
 			}

@@ -9,8 +9,10 @@ import (
 	"os"
 	"strings"
 
+	"aead.dev/minisign"
 	"github.com/peterbourgon/ff/v3/ffcli"
 
+	"github.com/beamup/beamup/bundle"
 	"github.com/beamup/beamup/internal/cli"
 )
 
@@ -63,6 +65,16 @@ func password(file string) (string, error) {
 		return strings.TrimRight(string(b), "\r\n"), nil
 	}
 	return os.Getenv("BEAMUP_KEY_PASSWORD"), nil
+}
+
+// secretKey loads a signing key, with the password of pwFile (or
+// BEAMUP_KEY_PASSWORD) when it is encrypted.
+func secretKey(key, pwFile string) (minisign.PrivateKey, error) {
+	pw, err := password(pwFile)
+	if err != nil {
+		return minisign.PrivateKey{}, err
+	}
+	return bundle.LoadSecretKey(key, pw)
 }
 
 // stringList is a repeatable flag.

@@ -13,7 +13,6 @@ import (
 	"github.com/schollz/progressbar/v3"
 	"golang.org/x/term"
 
-	"github.com/beamup/beamup/bundle"
 	"github.com/beamup/beamup/internal/cli"
 	"github.com/beamup/beamup/transport/mqtt"
 )
@@ -36,11 +35,7 @@ func publishCommand(stdout, stderr io.Writer) *ffcli.Command {
 			if len(args) != 1 || *key == "" {
 				return cli.Usage("publish needs --key and one bundle")
 			}
-			pw, err := password(*pwFile)
-			if err != nil {
-				return err
-			}
-			sk, err := bundle.LoadSecretKey(*key, pw)
+			sk, err := secretKey(*key, *pwFile)
 			if err != nil {
 				return err
 			}
