@@ -67,6 +67,7 @@ func relupBundle(t *testing.T, f *otptest.Flavor, from, vsn string) (string, str
 // its state in the new shape.
 func TestRelupFromUpgradesHot(t *testing.T) {
 	t.Parallel()
+	skipShort(t)
 	bundle, log := relupBundle(t, otptest.Gauge, "1.0.0", "1.1.0")
 	if !strings.Contains(log, "generated lib/gauge-1.1.0/ebin/gauge.appup") {
 		t.Errorf("beamup bundle did not say it generated the appup:\n%s", log)
@@ -94,6 +95,7 @@ func TestRelupFromUpgradesHot(t *testing.T) {
 // are beamup's.
 func TestRelupFromMixRelease(t *testing.T) {
 	t.Parallel()
+	skipShort(t)
 	f := otptest.Mix
 	bundle, log := relupBundle(t, f, "1.0.0", "1.1.0")
 	if !strings.Contains(log, "generated lib/meter-1.1.0/ebin/meter.appup") {
@@ -117,6 +119,7 @@ func TestRelupFromMixRelease(t *testing.T) {
 // and the upgrade goes hot; beamupd plan says so beforehand.
 func TestRelupMadeOnTheDevice(t *testing.T) {
 	t.Parallel()
+	skipShort(t)
 	_, beamup := bins(t)
 	dir := t.TempDir()
 	run(t, beamup, "appup", "-o", dir, otptest.Tarball(t, "1.0.0"), otptest.Tarball(t, "1.1.0"))
@@ -155,6 +158,7 @@ func TestRelupMadeOnTheDevice(t *testing.T) {
 // exit 1, with 1.1.0 healthy again.
 func TestRehearse(t *testing.T) {
 	t.Parallel()
+	skipShort(t)
 	beamupd, beamup := bins(t)
 	rehearse := func(old, bundle string) (int, rehearseReport, string) {
 		t.Helper()
@@ -193,4 +197,12 @@ type rehearseReport struct {
 	} `json:"back"`
 	OldAgain bool `json:"old_release_healthy_again"`
 	OK       bool `json:"ok"`
+}
+
+// skipShort skips an end-to-end test that builds releases and runs nodes
+// before newDevice would skip it.
+func skipShort(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end with real releases and a real OTP node; not in -short")
+	}
 }
