@@ -127,6 +127,18 @@ func TestRelupMadeOnTheDevice(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// An appup that is there already is kept, and the difference said,
+	// unless --force.
+	own := "%% mine\n" + string(appupText)
+	os.WriteFile(filepath.Join(dir, "gauge.appup"), []byte(own), 0o644)
+	out := run(t, beamup, "appup", "-o", dir, otptest.Tarball(t, "1.0.0"), otptest.Tarball(t, "1.1.0"))
+	if kept, _ := os.ReadFile(filepath.Join(dir, "gauge.appup")); string(kept) != own || !strings.Contains(out, "kept") || !strings.Contains(out, "-%% mine") {
+		t.Errorf("an existing appup was not kept with the difference said:\n%s", out)
+	}
+	run(t, beamup, "appup", "--force", "-o", dir, otptest.Tarball(t, "1.0.0"), otptest.Tarball(t, "1.1.0"))
+	if forced, _ := os.ReadFile(filepath.Join(dir, "gauge.appup")); string(forced) != string(appupText) {
+		t.Errorf("--force did not replace the appup")
+	}
 	tb := without(t, otptest.Tarball(t, "1.1.0"), noUpgradeFiles)
 	tb = withMember(t, tb, &tar.Header{Name: "lib/gauge-1.1.0/ebin/gauge.appup", Typeflag: tar.TypeReg}, string(appupText))
 	bundle := signTarball(t, tb)
