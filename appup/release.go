@@ -3,7 +3,6 @@ package appup
 import (
 	"archive/tar"
 	"bytes"
-	"compress/gzip"
 	"fmt"
 	"io"
 	"os"
@@ -81,30 +80,20 @@ func readTarball(p string) (*Release, error) {
 	if _, err := f.Seek(0, io.SeekStart); err != nil {
 		return nil, err
 	}
-	zr, err := gzip.NewReader(f)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", p, err)
-	}
-	tr := tar.NewReader(zr)
-	for {
-		h, err := tr.Next()
-		if err == io.EOF {
-			return r, nil
-		}
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", p, err)
-		}
+	err = otprel.EachMember(f, func(h *tar.Header, tr io.Reader) error {
 		if !strings.HasSuffix(h.Name, ".beam") || h.Typeflag != tar.TypeReg {
-			continue
+			return nil
 		}
 		var b bytes.Buffer
 		if _, err := io.Copy(&b, io.LimitReader(tr, maxBeam)); err != nil {
-			return nil, fmt.Errorf("%s: %s: %w", p, h.Name, err)
+			return fmt.Errorf("%s: %w", h.Name, err)
 		}
-		if err := r.add(strings.TrimPrefix(h.Name, "./"), b.Bytes()); err != nil {
-			return nil, fmt.Errorf("%s: %w", p, err)
-		}
+		return r.add(strings.TrimPrefix(h.Name, "./"), b.Bytes())
+	})
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", p, err)
 	}
+	return r, nil
 }
 
 // readDir reads a release directory: the release of releases/VSN when

@@ -60,11 +60,12 @@ func Make(ctx context.Context, oldTar, newTar, dir string) (*Made, error) {
 	if oldFiles.Name != newFiles.Name {
 		return nil, fmt.Errorf("%s is release %s, %s is %s", oldTar, oldFiles.Name, newTar, newFiles.Name)
 	}
-	oldRel, err := appup.ReadRelease(oldTar)
+	// The BEAM files from what was just extracted, not the tarballs again.
+	oldRel, err := appup.ReadRelease(oldDir)
 	if err != nil {
 		return nil, err
 	}
-	newRel, err := appup.ReadRelease(newTar)
+	newRel, err := appup.ReadRelease(newDir)
 	if err != nil {
 		return nil, err
 	}

@@ -15,14 +15,18 @@ import (
 	"github.com/beamup/beamup/internal/otptest"
 )
 
-// withMember returns a copy of a release tarball with one more member,
-// written by archive/tar.
-func withMember(t *testing.T, tarball string, extra *tar.Header, body string) string {
+// rebuilt returns a copy of a release tarball, written by archive/tar,
+// without the members drop names (nil drops none) and with extra and its
+// body added (nil adds none).
+func rebuilt(t *testing.T, tarball string, drop func(name string) bool, extra *tar.Header, body string) string {
 	t.Helper()
 	var b bytes.Buffer
 	zw := gzip.NewWriter(&b)
 	tw := tar.NewWriter(zw)
 	otptest.Members(t, tarball, func(h *tar.Header, data []byte) bool {
+		if drop != nil && drop(strings.TrimPrefix(h.Name, "./")) {
+			return true
+		}
 		h.Size = int64(len(data))
 		if err := tw.WriteHeader(h); err != nil {
 			t.Fatal(err)
@@ -30,11 +34,13 @@ func withMember(t *testing.T, tarball string, extra *tar.Header, body string) st
 		tw.Write(data)
 		return true
 	})
-	extra.Size, extra.Mode, extra.ModTime = int64(len(body)), 0o644, time.Now()
-	if err := tw.WriteHeader(extra); err != nil {
-		t.Fatal(err)
+	if extra != nil {
+		extra.Size, extra.Mode, extra.ModTime = int64(len(body)), 0o644, time.Now()
+		if err := tw.WriteHeader(extra); err != nil {
+			t.Fatal(err)
+		}
+		tw.Write([]byte(body))
 	}
-	tw.Write([]byte(body))
 	tw.Close()
 	zw.Close()
 	p := filepath.Join(t.TempDir(), filepath.Base(tarball))
@@ -98,7 +104,7 @@ func TestHostileTarballMembersRefused(t *testing.T) {
 	} {
 		t.Run(c.want, func(t *testing.T) {
 			before := tree(t, d.Root)
-			b := signedAsIs(t, withMember(t, otptest.Tarball(t, "1.1.0"), c.h, "[].\n"), "gauge", "1.1.0")
+			b := signedAsIs(t, rebuilt(t, otptest.Tarball(t, "1.1.0"), nil, c.h, "[].\n"), "gauge", "1.1.0")
 			code, out := d.beamupd("install", b)
 			if code != 10 || !strings.Contains(out, c.want) {
 				t.Fatalf("install: exit %d, want 10 saying %q\n%s", code, c.want, out)

@@ -2,8 +2,6 @@ package main_test
 
 import (
 	"archive/tar"
-	"bytes"
-	"compress/gzip"
 	"encoding/json"
 	"os"
 	"os/exec"
@@ -17,33 +15,8 @@ import (
 	"github.com/beamup/beamup/otprel"
 )
 
-// without returns a copy of a release tarball without the members drop
-// names: a release as its build tool makes it with no appup or relup
-// written by hand.
-func without(t *testing.T, tarball string, drop func(name string) bool) string {
-	t.Helper()
-	var b bytes.Buffer
-	zw := gzip.NewWriter(&b)
-	tw := tar.NewWriter(zw)
-	otptest.Members(t, tarball, func(h *tar.Header, data []byte) bool {
-		if drop(strings.TrimPrefix(h.Name, "./")) {
-			return true
-		}
-		if err := tw.WriteHeader(h); err != nil {
-			t.Fatal(err)
-		}
-		tw.Write(data)
-		return true
-	})
-	tw.Close()
-	zw.Close()
-	p := filepath.Join(t.TempDir(), filepath.Base(tarball))
-	if err := os.WriteFile(p, b.Bytes(), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return p
-}
-
+// noUpgradeFiles names the members a build tool writes only from a hand-
+// written appup: a release as mix makes it, or rebar3 without an appup.
 func noUpgradeFiles(name string) bool {
 	return strings.HasSuffix(name, "/relup") || strings.HasSuffix(name, ".appup")
 }
@@ -57,7 +30,7 @@ func relupBundle(t *testing.T, f *otptest.Flavor, from, vsn string) (string, str
 	signedOf(t, f, from) // makes the keys
 	out := filepath.Join(t.TempDir(), f.Release+"-"+vsn+".bundle")
 	log := run(t, beamup, "bundle", "--key", filepath.Join(keyDir, "release.key"),
-		"--release", without(t, f.Tarball(t, vsn), noUpgradeFiles), "--relup-from", f.Tarball(t, from), "-o", out)
+		"--release", rebuilt(t, f.Tarball(t, vsn), noUpgradeFiles, nil, ""), "--relup-from", f.Tarball(t, from), "-o", out)
 	return out, log
 }
 
@@ -139,8 +112,8 @@ func TestRelupMadeOnTheDevice(t *testing.T) {
 	if forced, _ := os.ReadFile(filepath.Join(dir, "gauge.appup")); string(forced) != string(appupText) {
 		t.Errorf("--force did not replace the appup")
 	}
-	tb := without(t, otptest.Tarball(t, "1.1.0"), noUpgradeFiles)
-	tb = withMember(t, tb, &tar.Header{Name: "lib/gauge-1.1.0/ebin/gauge.appup", Typeflag: tar.TypeReg}, string(appupText))
+	tb := rebuilt(t, otptest.Tarball(t, "1.1.0"), noUpgradeFiles,
+		&tar.Header{Name: "lib/gauge-1.1.0/ebin/gauge.appup", Typeflag: tar.TypeReg}, string(appupText))
 	bundle := signTarball(t, tb)
 
 	d := newDevice(t, "1.0.0", deviceOpts{soak: "1s", health: "gauge_health:check"})
