@@ -43,29 +43,36 @@ func wasCold(t *testing.T, out, reason string) {
 // boots it from then on.
 func TestColdUpgradeAddsApplication(t *testing.T) {
 	t.Parallel()
-	d := newDevice(t, "1.0.0", deviceOpts{soak: "1s", health: "gauge_health:check"})
-	osPid := d.call("os", "getpid")
-	code, out := d.beamupd("install", signed(t, "2.0.0"))
-	if code != 0 {
-		t.Fatalf("install 2.0.0: exit %d, want 0\n%s", code, out)
+	// In both systools layouts: gauge.rel, and gauge-VSN.rel as OTP's
+	// System Principles guide names it.
+	for _, f := range []*otptest.Flavor{otptest.Gauge, otptest.GaugeNameVsn} {
+		t.Run(f.Tool, func(t *testing.T) {
+			t.Parallel()
+			d := newDevice(t, "1.0.0", deviceOpts{flavor: f, soak: "1s", health: "gauge_health:check"})
+			osPid := d.call("os", "getpid")
+			code, out := d.beamupd("install", signedOf(t, f, "2.0.0"))
+			if code != 0 {
+				t.Fatalf("install 2.0.0: exit %d, want 0\n%s", code, out)
+			}
+			wasCold(t, out, "applications added: runtime_tools")
+			if !strings.Contains(out, "gauge 2.0.0 is permanent (cold upgrade from 1.0.0)") {
+				t.Errorf("output does not say the cold upgrade committed:\n%s", out)
+			}
+			if d.call("os", "getpid") == osPid {
+				t.Errorf("a cold upgrade did not restart the node")
+			}
+			if v := d.appVersion("runtime_tools"); v == "" {
+				t.Errorf("runtime_tools does not run after the cold upgrade")
+			}
+			if got := strings.Join(d.releases(), " "); got != "1.0.0:old 2.0.0:permanent" {
+				t.Errorf("releases %s, want 1.0.0 old and 2.0.0 permanent", got)
+			}
+			if s := d.status(); s.State != "committed" || s.Release == nil || s.Release.Version != "2.0.0" {
+				t.Errorf("status %+v, want committed on 2.0.0", s)
+			}
+			d.powerCycled("gauge", "2.0.0", "the cold upgrade")
+		})
 	}
-	wasCold(t, out, "applications added: runtime_tools")
-	if !strings.Contains(out, "gauge 2.0.0 is permanent (cold upgrade from 1.0.0)") {
-		t.Errorf("output does not say the cold upgrade committed:\n%s", out)
-	}
-	if d.call("os", "getpid") == osPid {
-		t.Errorf("a cold upgrade did not restart the node")
-	}
-	if v := d.appVersion("runtime_tools"); v == "" {
-		t.Errorf("runtime_tools does not run after the cold upgrade")
-	}
-	if got := strings.Join(d.releases(), " "); got != "1.0.0:old 2.0.0:permanent" {
-		t.Errorf("releases %s, want 1.0.0 old and 2.0.0 permanent", got)
-	}
-	if s := d.status(); s.State != "committed" || s.Release == nil || s.Release.Version != "2.0.0" {
-		t.Errorf("status %+v, want committed on 2.0.0", s)
-	}
-	d.powerCycled("gauge", "2.0.0", "the cold upgrade")
 }
 
 // A new release that crashes while it boots, and one whose health
