@@ -19,8 +19,8 @@ import (
 )
 
 // beamupd is killed with SIGKILL at a random moment of a hot upgrade of a
-// release made by each tool (systools in OTP's guide layout, rebar3, mix),
-// not at a chosen failpoint; then beamupd run finishes what the journal
+// release made by each tool (systools in OTP's guide layout, rebar3, mix)
+// and of a cold one (systools), not at a chosen failpoint; then beamupd run finishes what the journal
 // holds. Whatever the moment, the node ends on a permanent release, old or
 // new, that is healthy and is what boots after a power cut, and the bundle
 // then installs. BEAMUP_KILL_TRIALS sets the trials per tool (default 2),
@@ -41,20 +41,25 @@ func TestKilledAtRandomEachTool(t *testing.T) {
 		flavor *otptest.Flavor
 		app    string
 		health string
+		to     string // the version installed
+		span   int    // ms over which the kill falls
 	}{
-		{otptest.GaugeNameVsn, "gauge", "gauge_health:check"},
-		{otptest.Rebar3, "tally", "tally_health:check"},
-		{otptest.Mix, "meter", "Elixir.Meter.Health:check"},
+		// A hot install takes 0.3 to 0.7 s here (soak 0): kills fall
+		// across verification, unpack, install, health and commit, and
+		// some after the end.
+		{otptest.GaugeNameVsn, "gauge", "gauge_health:check", "1.1.0", 700},
+		{otptest.Rebar3, "tally", "tally_health:check", "1.1.0", 700},
+		{otptest.Mix, "meter", "Elixir.Meter.Health:check", "1.1.0", 700},
+		// A cold one (2.0.0 adds an application) about 2 s, the node's
+		// restart included: kills fall before, during and after it.
+		{otptest.Gauge, "gauge", "gauge_health:check", "2.0.0", 2500},
 	} {
 		for i := range trials {
-			// An install takes 0.3 to 0.7 s here (soak 0): kills fall
-			// across verification, unpack, install, health and commit,
-			// and some after the end.
-			delay := time.Duration(rng.IntN(700)) * time.Millisecond
-			t.Run(fmt.Sprintf("%s/%d/%s", c.flavor.Tool, i, delay), func(t *testing.T) {
+			delay := time.Duration(rng.IntN(c.span)) * time.Millisecond
+			t.Run(fmt.Sprintf("%s-%s/%d/%s", c.flavor.Tool, c.to, i, delay), func(t *testing.T) {
 				t.Parallel()
 				d := newDevice(t, "1.0.0", deviceOpts{flavor: c.flavor, health: c.health})
-				bundle := signedOf(t, c.flavor, "1.1.0")
+				bundle := signedOf(t, c.flavor, c.to)
 				beamupd, _ := bins(t)
 				cmd := exec.Command(beamupd, "install", "--config", d.config, bundle)
 				if err := cmd.Start(); err != nil {
@@ -85,8 +90,8 @@ func TestKilledAtRandomEachTool(t *testing.T) {
 						t.Errorf("install after the interrupted one: exit %d, want 0\n%s", code, out)
 					}
 				}
-				if v := d.appVersion(c.app); v != "1.1.0" {
-					t.Errorf("in the end %s %s runs, want 1.1.0", c.app, v)
+				if v := d.appVersion(c.app); v != c.to {
+					t.Errorf("in the end %s %s runs, want %s", c.app, v, c.to)
 				}
 			})
 		}
