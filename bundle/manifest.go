@@ -17,16 +17,29 @@ const (
 // Manifest describes a bundle. Its exact bytes are what the signature
 // covers.
 type Manifest struct {
-	Format          int       `json:"format"`
-	Kind            string    `json:"kind"`
-	Name            string    `json:"name"`
-	Version         string    `json:"version"`
-	SecurityVersion int       `json:"security_version"`
-	Compatible      []string  `json:"compatible,omitempty"`
-	Arch            string    `json:"arch,omitempty"`
-	Upgrade         *Upgrade  `json:"upgrade,omitempty"`
-	Payload         Payload   `json:"payload"`
-	Created         time.Time `json:"created"`
+	Format          int      `json:"format"`
+	Kind            string   `json:"kind"`
+	Name            string   `json:"name"`
+	Version         string   `json:"version"`
+	SecurityVersion int      `json:"security_version"`
+	Compatible      []string `json:"compatible,omitempty"`
+	Arch            string   `json:"arch,omitempty"`
+	Upgrade         *Upgrade `json:"upgrade,omitempty"`
+	Payload         Payload  `json:"payload"`
+	// Delta makes the payload a delta against a base release (format 2).
+	Delta   *Delta    `json:"delta,omitempty"`
+	Created time.Time `json:"created"`
+}
+
+// Delta says that the payload rebuilds the release from a base release
+// the device has installed (package delta). The payload's first member
+// lists every file of the result with its size and SHA-256.
+type Delta struct {
+	Base string `json:"base"` // the base release's version
+	// Files and Size count the regular files of the rebuilt release and
+	// their bytes: what the device needs room for.
+	Files int   `json:"files"`
+	Size  int64 `json:"size"`
 }
 
 // Upgrade says which running versions a release bundle upgrades and how.
@@ -52,7 +65,8 @@ const MaxManifestSize = 1 << 20
 
 var hexSHA256 = regexp.MustCompile(`^[0-9a-f]{64}$`)
 
-// ParseManifest reads a format 1 manifest: unknown fields are an error.
+// ParseManifest reads a format 1 or 2 manifest: unknown fields are an
+// error. Format 2 is format 1 with a delta.
 func ParseManifest(data []byte) (*Manifest, error) {
 	if len(data) > MaxManifestSize {
 		return nil, fmt.Errorf("manifest is %d bytes, more than %d", len(data), MaxManifestSize)
@@ -70,8 +84,15 @@ func ParseManifest(data []byte) (*Manifest, error) {
 }
 
 func (m *Manifest) validate() error {
-	if m.Format != 1 {
-		return fmt.Errorf("format %d is not supported (want 1)", m.Format)
+	switch {
+	case m.Format == 1 && m.Delta != nil:
+		return fmt.Errorf("a delta needs format 2")
+	case m.Format == 2 && (m.Delta == nil || m.Kind != KindRelease):
+		return fmt.Errorf("format 2 is a release delta, and this is none")
+	case m.Format == 2 && (m.Delta.Base == "" || m.Delta.Files <= 0 || m.Delta.Size < 0):
+		return fmt.Errorf("delta needs its base, files and size")
+	case m.Format != 1 && m.Format != 2:
+		return fmt.Errorf("format %d is not supported (want 1 or 2)", m.Format)
 	}
 	switch m.Kind {
 	case KindRelease:

@@ -2,6 +2,7 @@ package otprel
 
 import (
 	"archive/tar"
+	"bufio"
 	"compress/gzip"
 	"fmt"
 	"io"
@@ -52,9 +53,10 @@ func Extract(tarball, dir string) (*ReleaseFiles, error) {
 	return files, nil
 }
 
-// EachMember calls f with every member of a gzipped tarball, in order.
+// EachMember calls f with every member of a tarball, gzipped or not, in
+// order.
 func EachMember(r io.Reader, f func(h *tar.Header, r io.Reader) error) error {
-	zr, err := gzip.NewReader(r)
+	zr, err := Uncompressed(r)
 	if err != nil {
 		return err
 	}
@@ -71,4 +73,15 @@ func EachMember(r io.Reader, f func(h *tar.Header, r io.Reader) error) error {
 			return err
 		}
 	}
+}
+
+// Uncompressed reads a tarball that may be gzipped: release_handler
+// reads either (erl_tar's compressed option), and a release rebuilt from
+// a delta is a plain tar.
+func Uncompressed(r io.Reader) (io.Reader, error) {
+	br := bufio.NewReader(r)
+	if magic, err := br.Peek(2); err == nil && magic[0] == 0x1f && magic[1] == 0x8b {
+		return gzip.NewReader(br)
+	}
+	return br, nil
 }

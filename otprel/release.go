@@ -2,7 +2,6 @@ package otprel
 
 import (
 	"archive/tar"
-	"compress/gzip"
 	"crypto/sha256"
 	"errors"
 	"fmt"
@@ -222,9 +221,9 @@ func isNative(name string) bool {
 	return strings.HasSuffix(name, ".so") || strings.HasSuffix(name, ".dll")
 }
 
-// ReadTarball reads a gzipped release tarball in one pass.
+// ReadTarball reads a release tarball, gzipped or not, in one pass.
 func ReadTarball(r io.Reader) (*ReleaseFiles, error) {
-	zr, err := gzip.NewReader(r)
+	zr, err := Uncompressed(r)
 	if err != nil {
 		return nil, fmt.Errorf("reading release tarball: %w", err)
 	}

@@ -218,7 +218,7 @@ func (u *Updater) Resume(ctx context.Context) (*report.Result, error) {
 		u.waitNode(ctx)
 	}
 	r, err := u.resume(ctx)
-	u.sweep()
+	u.sweep(append(operationLeftovers, transferLeftovers...))
 	return r, err
 }
 
@@ -249,15 +249,24 @@ func (u *Updater) waitNode(ctx context.Context) {
 	u.Log("the node did not answer within %s; going on without it", u.cfg.BootTimeout)
 }
 
-// sweep removes from staging what no operation owns: a payload a killed
-// beamupd was verifying, one it had staged before it journaled it, a
-// serial transfer it was receiving. MQTT downloads stay: they resume.
-func (u *Updater) sweep() {
+// Leftovers in staging: what an operation stages (its payload, a delta's
+// rebuild, a payload being verified), and what the serial console
+// receives before it hands a transfer over. MQTT downloads stay: they
+// resume.
+var (
+	operationLeftovers = []string{"incoming.partial", "*.tar.gz.partial", "*.delta", "*.tar.gz", "*.beamupd"}
+	transferLeftovers  = []string{"serial.partial", "serial-*.bundle"}
+)
+
+// sweep removes from staging the leftovers that no operation owns: what a
+// killed beamupd was verifying or rebuilding, what it staged before it
+// journaled it.
+func (u *Updater) sweep(patterns []string) {
 	owned := ""
 	if op := u.journaled(); op != nil && op.Bundle != "" {
 		owned = u.staged(op)
 	}
-	for _, pattern := range []string{"incoming.partial", "*.tar.gz", "*.beamupd", "serial.partial", "serial-*.bundle"} {
+	for _, pattern := range patterns {
 		found, _ := filepath.Glob(filepath.Join(u.stagingDir(), pattern))
 		for _, f := range found {
 			if f == owned {

@@ -50,6 +50,7 @@ func (u *Updater) InstallFrom(ctx context.Context, name string, r io.Reader) (*r
 	if _, err := u.resume(ctx); err != nil {
 		return nil, err
 	}
+	u.sweep(operationLeftovers)
 
 	op, files, err := u.verify(ctx, r)
 	if err != nil {
@@ -75,6 +76,7 @@ func (u *Updater) InstallVerified(ctx context.Context, name string, h *bundle.He
 		os.Remove(payload)
 		return nil, err
 	}
+	u.sweep(operationLeftovers)
 	op, files, err := u.verified(ctx, h, payload)
 	if err != nil {
 		return u.rejected(op, err)

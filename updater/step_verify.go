@@ -54,7 +54,7 @@ func (u *Updater) verify(ctx context.Context, in io.Reader) (*Operation, *otprel
 		}
 		return op, nil, verr
 	}
-	return u.stage(h, partial)
+	return u.stage(ctx, h, partial)
 }
 
 // verified takes over a payload that a transport has verified against
@@ -86,7 +86,7 @@ func (u *Updater) verified(ctx context.Context, h *bundle.Header, payload string
 		os.Remove(payload)
 		return op, nil, fmt.Errorf("creating staging: %w", err)
 	}
-	return u.stage(hv, payload)
+	return u.stage(ctx, hv, payload)
 }
 
 // operation is the operation a verified manifest asks for.
@@ -105,12 +105,17 @@ func operation(h *bundle.Header) *Operation {
 	return op
 }
 
-// stage moves the verified payload at path to where op's payload waits
-// and reads the release it holds.
-func (u *Updater) stage(h *bundle.Header, path string) (*Operation, *otprel.ReleaseFiles, error) {
+// stage moves the verified payload at path to where op's payload waits,
+// or rebuilds there the release a delta payload describes, and reads the
+// release it holds.
+func (u *Updater) stage(ctx context.Context, h *bundle.Header, path string) (*Operation, *otprel.ReleaseFiles, error) {
 	op := operation(h)
 	staged := u.staged(op)
-	if err := os.Rename(path, staged); err != nil {
+	if h.Manifest.Delta != nil {
+		if err := u.rebuild(ctx, h.Manifest, path, staged); err != nil {
+			return op, nil, err
+		}
+	} else if err := os.Rename(path, staged); err != nil {
 		os.Remove(path)
 		return op, nil, fmt.Errorf("staging payload: %w", err)
 	}

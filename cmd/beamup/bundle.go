@@ -13,6 +13,7 @@ import (
 	"github.com/peterbourgon/ff/v3/ffcli"
 
 	"github.com/beamup/beamup/bundle"
+	"github.com/beamup/beamup/delta"
 	"github.com/beamup/beamup/internal/cli"
 	"github.com/beamup/beamup/otprel"
 	"github.com/beamup/beamup/relup"
@@ -31,6 +32,7 @@ func bundleCommand(stdout io.Writer) *ffcli.Command {
 		mode       = fs.String("mode", "auto", "upgrade mode: auto, hot or cold")
 		downgrade  = fs.Bool("downgrade", false, "the release may replace a newer one (signed into the manifest)")
 		relupFrom  = fs.String("relup-from", "", "release tarball the bundle upgrades hot from: its relup is made (with erl), appups the release lacks generated")
+		base       = fs.String("base", "", "base release (tarball or installed directory): make a delta that sends only the files that differ from it")
 		chunk      = fs.Int64("chunk-size", bundle.DefaultChunkSize, "payload chunk size in bytes")
 		out        = fs.String("o", "", "output bundle file")
 		compatible stringList
@@ -40,7 +42,7 @@ func bundleCommand(stdout io.Writer) *ffcli.Command {
 	fs.Var(&from, "from", "version the release upgrades from (repeat; none = any)")
 	return &ffcli.Command{
 		Name: "bundle",
-		ShortUsage: "beamup bundle --key KEY --release REL.tar.gz [--security-version N] [--compatible B]... [--mode auto|hot|cold] [--from VSN]... [--relup-from OLD.tar.gz] [--downgrade] -o OUT\n" +
+		ShortUsage: "beamup bundle --key KEY --release REL.tar.gz [--security-version N] [--compatible B]... [--mode auto|hot|cold] [--from VSN]... [--relup-from OLD.tar.gz] [--base OLD.tar.gz|DIR] [--downgrade] -o OUT\n" +
 			"       beamup bundle --key KEY --agent BINARY --version V --arch ARCH [--security-version N] -o OUT",
 		ShortHelp: "make a signed bundle of a release or of beamupd",
 		FlagSet:   fs,
@@ -88,6 +90,13 @@ func bundleCommand(stdout io.Writer) *ffcli.Command {
 				if m.Upgrade.From == nil {
 					m.Upgrade.From = []string{}
 				}
+				if *base != "" {
+					if payload, m.Delta, err = makeDelta(*base, payload, stdout); err != nil {
+						return err
+					}
+					defer os.Remove(payload)
+					m.Format = 2
+				}
 			} else {
 				if *vsn == "" || *arch == "" {
 					return cli.Usage("an agent bundle needs --version and --arch")
@@ -101,6 +110,9 @@ func bundleCommand(stdout io.Writer) *ffcli.Command {
 			m.Payload.Path = m.Name + "-" + m.Version + filepath.Ext(payload)
 			if m.Kind == bundle.KindRelease {
 				m.Payload.Path = m.Name + "-" + m.Version + ".tar.gz"
+				if m.Delta != nil {
+					m.Payload.Path = m.Name + "-" + m.Version + ".delta"
+				}
 			}
 			raw, err := json.MarshalIndent(m, "", "  ")
 			if err != nil {
@@ -131,4 +143,23 @@ func bundleCommand(stdout io.Writer) *ffcli.Command {
 			return nil
 		},
 	}
+}
+
+// makeDelta writes the delta of tarball against base to a temporary file.
+func makeDelta(base, tarball string, stdout io.Writer) (string, *bundle.Delta, error) {
+	f, err := os.CreateTemp("", "beamup-delta-")
+	if err != nil {
+		return "", nil, err
+	}
+	st, err := delta.Make(base, tarball, f)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(f.Name())
+		return "", nil, err
+	}
+	fmt.Fprintf(stdout, "delta against %s: %d files, %d from the base, %d patched, %d whole\n",
+		st.Base, st.Files, st.Copied, st.Patched, st.Whole)
+	return f.Name(), &bundle.Delta{Base: st.Base, Files: st.Files, Size: st.Size}, nil
 }

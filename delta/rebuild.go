@@ -1,0 +1,162 @@
+package delta
+
+import (
+	"archive/tar"
+	"compress/gzip"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"io/fs"
+	"os"
+	"time"
+)
+
+// BaseError says that the device's base release is not the one the delta
+// was made against: a file it needs is missing or differs. The full
+// bundle installs where the delta cannot.
+type BaseError struct {
+	Path   string
+	Reason string
+}
+
+func (e *BaseError) Error() string { return fmt.Sprintf("the base's %s %s", e.Path, e.Reason) }
+
+// Rebuild writes to w the release tarball (uncompressed) that the delta
+// payload describes, taking the base's files from root. Each file is
+// checked against its line of the index as it is written: when Rebuild
+// returns an error, what w received must be thrown away. The files of
+// the result may not add up to more than maxSize bytes. Files written get
+// mtime as their modification time.
+func Rebuild(ctx context.Context, w io.Writer, payload io.Reader, root *os.Root, maxSize int64, mtime time.Time) error {
+	zr, err := gzip.NewReader(payload)
+	if err != nil {
+		return fmt.Errorf("delta: %w", err)
+	}
+	pr := tar.NewReader(zr)
+	h, err := pr.Next()
+	if err != nil || h.Name != Index {
+		return fmt.Errorf("delta: the payload does not begin with %s", Index)
+	}
+	entries, err := ReadIndex(pr)
+	if err != nil {
+		return fmt.Errorf("delta: %w", err)
+	}
+	var total int64
+	for _, e := range entries {
+		if total += e.Size; total > maxSize {
+			return fmt.Errorf("delta: its files add up to more than the %d bytes the manifest says", maxSize)
+		}
+	}
+	tw := tar.NewWriter(w)
+	sum := sha256.New()
+	for i := range entries {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if err := rebuildEntry(tw, pr, root, &entries[i], sum, mtime); err != nil {
+			return err
+		}
+	}
+	if _, err := pr.Next(); err != io.EOF {
+		return fmt.Errorf("delta: members after the last file the index lists")
+	}
+	return tw.Close()
+}
+
+func rebuildEntry(tw *tar.Writer, pr *tar.Reader, root *os.Root, e *Entry, sum hash.Hash, mtime time.Time) error {
+	h := &tar.Header{Name: e.Path, Mode: e.Mode, Size: e.Size, ModTime: mtime, Typeflag: tar.TypeReg, Format: tar.FormatPAX}
+	switch {
+	case e.Dir:
+		h.Name, h.Typeflag = e.Path+"/", tar.TypeDir
+	case e.Link != "":
+		h.Typeflag, h.Linkname = tar.TypeSymlink, e.Link
+	}
+	if err := tw.WriteHeader(h); err != nil {
+		return err
+	}
+	if !e.regular() {
+		return nil
+	}
+	sum.Reset()
+	out := io.MultiWriter(tw, sum)
+	switch e.Source {
+	case Whole, Patch:
+		m, err := pr.Next()
+		if err != nil || m.Name != e.Path {
+			return fmt.Errorf("delta: the payload lacks %s where the index puts it", e.Path)
+		}
+		if e.Source == Whole {
+			if m.Size != e.Size {
+				return fmt.Errorf("delta: %s is %d bytes, the index says %d", e.Path, m.Size, e.Size)
+			}
+			if _, err := io.Copy(out, pr); err != nil {
+				return err
+			}
+			break
+		}
+		f, size, err := openBase(root, e, e.BaseSHA256)
+		if err != nil {
+			return err
+		}
+		err = Apply(out, f, size, io.LimitReader(pr, MaxFile), e.Size)
+		f.Close()
+		if err != nil {
+			return fmt.Errorf("delta: %s: %w", e.Path, err)
+		}
+	case Copy:
+		f, size, err := openBase(root, e, "")
+		if err != nil {
+			return err
+		}
+		if size != e.Size {
+			f.Close()
+			return &BaseError{e.Base, fmt.Sprintf("is %d bytes, the delta needs %d", size, e.Size)}
+		}
+		_, err = io.Copy(out, io.NewSectionReader(f, 0, size))
+		f.Close()
+		if err != nil {
+			return fmt.Errorf("reading the base's %s: %w", e.Base, err)
+		}
+		if got := hex.EncodeToString(sum.Sum(nil)); got != e.SHA256 {
+			return &BaseError{e.Base, "differs from the delta's base"}
+		}
+		return nil
+	}
+	if got := hex.EncodeToString(sum.Sum(nil)); got != e.SHA256 {
+		return fmt.Errorf("delta: %s rebuilt has sha256 %.12s, signed %.12s", e.Path, got, e.SHA256)
+	}
+	return nil
+}
+
+// openBase opens the base's file of e; when want is set, the file must
+// hash to it.
+func openBase(root *os.Root, e *Entry, want string) (*os.File, int64, error) {
+	f, err := root.Open(e.Base)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, 0, &BaseError{e.Base, "is missing"}
+	}
+	if err != nil {
+		return nil, 0, fmt.Errorf("reading the base: %w", err)
+	}
+	st, err := f.Stat()
+	if err != nil || !st.Mode().IsRegular() {
+		f.Close()
+		return nil, 0, &BaseError{e.Base, "is not a file"}
+	}
+	if want != "" {
+		h := sha256.New()
+		if _, err := io.Copy(h, f); err != nil {
+			f.Close()
+			return nil, 0, fmt.Errorf("reading the base's %s: %w", e.Base, err)
+		}
+		if hex.EncodeToString(h.Sum(nil)) != want {
+			f.Close()
+			return nil, 0, &BaseError{e.Base, "differs from the delta's base"}
+		}
+	}
+	return f, st.Size(), nil
+}
