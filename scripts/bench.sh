@@ -223,6 +223,49 @@ printf '| payload bytes/s (share of the line rate) | %.0f (%.2f) | %.0f (%.2f) |
 	"$(echo "262144 / $ours" | bc -l)" "$(echo "262144 / $ours / 11520" | bc -l)" \
 	"$(echo "262144 / $theirs" | bc -l)" "$(echo "262144 / $theirs / 11520" | bc -l)" "$(echo "$theirs / $ours" | bc -l)"
 
+# Delta: the sample's 1.0.0 -> 1.1.0 as a delta (beamup bundle --base),
+# its bytes against the full bundle's; then pushed with beamup serial push
+# through the same paced 115200-baud line to a beamupd run, timed until
+# the hot upgrade is committed, against beamupd install of the same delta
+# from disk (what the line adds).
+echo "delta: 1.0.0 -> 1.1.0 over the 115200-baud line..." >&2
+"$bin/beamup" bundle --key "$work/k.key" --release "$work/releases/gauge-1.1.0.tar.gz" \
+	--base "$work/releases/gauge-1.0.0.tar.gz" -o "$work/gauge-1.1.0.delta" >/dev/null
+dsize=$(stat -c %s "$work/gauge-1.1.0.delta")
+fsize=$(stat -c %s "$work/gauge-1.1.0.bundle")
+declare -a dpush dlocal
+for i in 1 2 3; do
+	fresh_target >/dev/null
+	coproc RELAY { "$work/serialbench" -relay; }
+	read -r devend lapend <&"${RELAY[0]}"
+	{ cat "$work/beamupd.toml"; printf '[serial]\nport = "%s"\nbaud = 115200\n' "$devend"; } >"$work/serial.toml"
+	"$bin/beamupd" run --config "$work/serial.toml" >"$work/serial.log" 2>&1 &
+	spid=$!
+	sleep 1
+	t0=$(now)
+	out=$("$bin/beamup" serial --port "$lapend" push "$work/gauge-1.1.0.delta" 2>&1 || true)
+	t1=$(now)
+	kill $spid
+	wait $spid 2>/dev/null || true
+	eval "exec ${RELAY[1]}>&-"
+	wait "$RELAY_PID" 2>/dev/null || true
+	echo "$out" | grep -q "committed: gauge 1.1.0" || { echo "the delta push did not commit: $out" >&2; cat "$work/serial.log" >&2; exit 1; }
+	dpush+=("$(ms "$t0" "$t1")")
+	fresh_target >/dev/null
+	t0=$(now)
+	"$bin/beamupd" install --config "$work/beamupd.toml" "$work/gauge-1.1.0.delta" >/dev/null 2>&1
+	t1=$(now)
+	dlocal+=("$(ms "$t0" "$t1")")
+	echo "delta round $i: serial push ${dpush[-1]} ms, from disk ${dlocal[-1]} ms" >&2
+done
+dp=$(printf '%s\n' "${dpush[@]}" | median)
+dl=$(printf '%s\n' "${dlocal[@]}" | median)
+sh "$work/root/bin/node.sh" "$work/root" stop
+printf '\n| delta 1.0.0 -> 1.1.0 (beamup bundle --base) | beamup | baseline | ratio | aim |\n|---|---|---|---|---|\n'
+printf '| bundle bytes | %d | %d (the full bundle) | %.4f | <= 0.02 |\n' "$dsize" "$fsize" "$(echo "$dsize / $fsize" | bc -l)"
+printf '| beamup serial push at 115200 baud to committed (median of 3) | %.1f s | %.1f s (beamupd install of the delta from disk); the full bundle needs %.0f s on the line alone | %.2f | < 10 s |\n' \
+	"$(echo "$dp / 1000" | bc -l)" "$(echo "$dl / 1000" | bc -l)" "$(echo "$fsize / 11520" | bc -l)" "$(echo "$dp / $dl" | bc -l)"
+
 # Idle: beamupd run with MQTT connected, against mosquitto_sub subscribed to
 # the same broker, both left alone for IDLE seconds (default 60).
 idle=${IDLE:-60}

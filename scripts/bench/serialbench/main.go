@@ -3,6 +3,10 @@
 // a 115200-baud 8N1 line (11520 bytes/s each way), once with beamup's
 // YMODEM (transport/serial Send to Receive) and once with lrzsz's
 // sz --ymodem to rz --ymodem. It prints the seconds each took.
+//
+// With -relay it only makes the paced line, prints its two ends and keeps
+// it up until its standard input closes: make bench pushes a bundle over
+// it to a beamupd run.
 package main
 
 import (
@@ -11,6 +15,7 @@ import (
 	"crypto/rand"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -22,9 +27,17 @@ import (
 func main() {
 	size := flag.Int("size", 256<<10, "bytes to send")
 	rate := flag.Int("rate", 11520, "bytes per second the line carries")
+	relay := flag.Bool("relay", false, "make the paced line, print its ends, keep it until stdin closes")
 	flag.Parse()
 	dir, _ := os.MkdirTemp("", "serialbench")
 	defer os.RemoveAll(dir)
+	if *relay {
+		a, b, stop := link(dir, *rate)
+		fmt.Println(a, b)
+		io.Copy(io.Discard, os.Stdin)
+		stop()
+		return
+	}
 	data := make([]byte, *size)
 	rand.Read(data)
 	file := filepath.Join(dir, "payload.bin")
