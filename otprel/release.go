@@ -212,6 +212,15 @@ type ReleaseFiles struct {
 	// Native holds the SHA-256 of native code under each application's
 	// priv directory, keyed by "app/priv/..." without the version.
 	Native map[string][32]byte
+	// Sums holds the size and SHA-256 of every regular file of a tarball,
+	// by its path in the release: what unpacking it must leave on disk.
+	Sums map[string]Sum
+}
+
+// Sum is a file's size and SHA-256.
+type Sum struct {
+	Size   int64
+	SHA256 [32]byte
 }
 
 var configFiles = map[string]bool{"sys.config": true, "vm.args": true, "vm.args.src": true,
@@ -234,9 +243,10 @@ func ReadTarball(r io.Reader) (*ReleaseFiles, error) {
 	libs := map[string]bool{}  // lib/APP-VSN seen
 	boots := map[string]bool{} // releases/VSN/start.boot seen
 	seen := map[string]bool{}
-	tr := tar.NewReader(zr)
+	members := tar.NewReader(zr)
+	sum := sha256.New()
 	for {
-		h, err := tr.Next()
+		h, err := members.Next()
 		if err == io.EOF {
 			break
 		}
@@ -247,6 +257,9 @@ func ReadTarball(r io.Reader) (*ReleaseFiles, error) {
 			return nil, fmt.Errorf("release tarball: %w", err)
 		}
 		name := path.Clean(strings.TrimPrefix(h.Name, "./"))
+		// Every byte read of a member is hashed on the way.
+		sum.Reset()
+		tr := io.TeeReader(members, sum)
 		parts := strings.Split(name, "/")
 		if len(parts) >= 2 && parts[0] == "lib" {
 			libs[parts[1]] = true
@@ -283,6 +296,14 @@ func ReadTarball(r io.Reader) (*ReleaseFiles, error) {
 		}
 		if err != nil {
 			return nil, err
+		}
+		if h.Typeflag == tar.TypeReg || h.Typeflag == tar.TypeRegA {
+			if _, err := io.Copy(io.Discard, tr); err != nil {
+				return nil, fmt.Errorf("reading release tarball: %w", err)
+			}
+			s := Sum{Size: h.Size}
+			sum.Sum(s.SHA256[:0])
+			files.Sums[name] = s
 		}
 	}
 	if err := files.pickRel(rels, ""); err != nil {
@@ -442,7 +463,7 @@ func (files *ReleaseFiles) checkShape(libs, boots map[string]bool) error {
 }
 
 func newReleaseFiles() *ReleaseFiles {
-	return &ReleaseFiles{Config: map[string][32]byte{}, Native: map[string][32]byte{}, Modules: map[string]bool{}, Appups: map[string][]string{}}
+	return &ReleaseFiles{Config: map[string][32]byte{}, Native: map[string][32]byte{}, Modules: map[string]bool{}, Appups: map[string][]string{}, Sums: map[string]Sum{}}
 }
 
 // HasAppups says whether the release carries an appup for each of its

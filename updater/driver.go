@@ -60,7 +60,7 @@ func (u *Updater) act(ctx context.Context, op *Operation, files *otprel.ReleaseF
 	case plan.Copying:
 		return u.copy(op, files)
 	case plan.Unpacking:
-		return u.unpack(ctx, op)
+		return u.unpack(ctx, op, files)
 	case plan.Installing:
 		return u.install(ctx, op)
 	case plan.Booting:

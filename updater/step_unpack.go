@@ -2,17 +2,23 @@ package updater
 
 import (
 	"context"
+	"crypto/sha256"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/beamup/beamup/beam"
+	"github.com/beamup/beamup/internal/durable"
+	"github.com/beamup/beamup/internal/failpoint"
 	"github.com/beamup/beamup/otprel"
 )
 
-// unpack prepares RELEASES, unpacks the release and checks that it can be
-// installed over the running one.
-func (u *Updater) unpack(ctx context.Context, op *Operation) error {
+// unpack prepares RELEASES, unpacks the release, checks that every file
+// it wrote is the bundle's, and that it can be installed over the running
+// one.
+func (u *Updater) unpack(ctx context.Context, op *Operation, files *otprel.ReleaseFiles) error {
 	rels, err := u.node.WhichReleases(ctx)
 	if err != nil {
 		return err
@@ -21,10 +27,21 @@ func (u *Updater) unpack(ctx context.Context, op *Operation) error {
 	if err := u.prepareRELEASES(ctx, running); err != nil {
 		return err
 	}
+	if !registered(rels, op.Version) {
+		// release_handler extracts without overwriting: whatever an
+		// unpack cut short left goes first, whole.
+		if gone := u.removeUnpacked(ctx, op); len(gone) > 0 {
+			u.Log("removed %s, left by an interrupted unpack", strings.Join(gone, ", "))
+		}
+	}
 	if _, err := u.node.UnpackRelease(ctx, op.Name+"-"+op.Version); err != nil {
 		return fmt.Errorf("unpacking: %w", err)
 	}
 	u.Log("unpacked %s %s", op.Name, op.Version)
+	failpoint.Hit("unpacked")
+	if err := u.checkUnpacked(ctx, op, files); err != nil {
+		return err
+	}
 	if op.MakeRelup {
 		if err := u.makeRelup(ctx, op); err != nil {
 			return err
@@ -70,32 +87,21 @@ func (u *Updater) makeRelup(ctx context.Context, op *Operation) error {
 // release_handler extracts without overwriting, so that a retry would
 // reuse them and the node would later fail to boot. What another release
 // on the node uses stays; without the node's word nothing is removed.
-func (u *Updater) removeUnpacked(ctx context.Context, op *Operation) {
+// It returns what it removed.
+func (u *Updater) removeUnpacked(ctx context.Context, op *Operation) (removed []string) {
 	data, err := os.ReadFile(u.releaseBase(op) + ".rel")
 	if err != nil {
-		return // copied before any unpack: nothing was extracted
+		return nil // copied before any unpack: nothing was extracted
 	}
 	rel, err := otprel.ParseRel(data)
 	if err != nil {
 		u.Log("cleanup: %v", err)
-		return
+		return nil
 	}
-	rels, err := u.node.WhichReleases(ctx)
+	used, err := u.usedByOthers(ctx, op)
 	if err != nil {
 		u.Log("cleanup: %v; what unpack_release extracted stays", err)
-		return
-	}
-	used := map[string]bool{}
-	for _, r := range rels {
-		if r.Version == op.Version {
-			continue
-		}
-		for _, l := range r.Libs {
-			used[filepath.Base(l)] = true
-		}
-		if f, err := otprel.ReadInstalled(u.cfg.Root, r.Name, r.Version); err == nil {
-			used["erts-"+f.ERTS] = true
-		}
+		return nil
 	}
 	var gone []string
 	for _, a := range rel.Apps {
@@ -114,6 +120,102 @@ func (u *Updater) removeUnpacked(ctx context.Context, op *Operation) {
 		}
 		if err := os.RemoveAll(p); err != nil {
 			u.Log("cleanup: %v", err)
+			continue
+		}
+		removed = append(removed, d)
+	}
+	return removed
+}
+
+// registered says whether release_handler knows release vsn.
+func registered(rels []beam.ReleaseStatus, vsn string) bool {
+	for _, r := range rels {
+		if r.Version == vsn {
+			return true
 		}
 	}
+	return false
+}
+
+// usedByOthers names the lib/APP-VSN and erts-VSN directories that a
+// release on the node other than op's uses, by their base names.
+func (u *Updater) usedByOthers(ctx context.Context, op *Operation) (map[string]bool, error) {
+	rels, err := u.node.WhichReleases(ctx)
+	if err != nil {
+		return nil, err
+	}
+	used := map[string]bool{}
+	for _, r := range rels {
+		if r.Version == op.Version {
+			continue
+		}
+		for _, l := range r.Libs {
+			used[filepath.Base(l)] = true
+		}
+		if f, err := otprel.ReadInstalled(u.cfg.Root, r.Name, r.Version); err == nil {
+			used["erts-"+f.ERTS] = true
+		}
+	}
+	return used, nil
+}
+
+// checkUnpacked compares every file that unpacking op's release laid out
+// (its own lib/APP-VSN and erts-VSN directories, releases/VSN) with the
+// verified tarball, size and SHA-256, and has them on disk before the
+// point of no return: a file torn by an earlier power cut, which
+// release_handler would not overwrite, never boots. Directories the
+// running release shares were installed and checked before.
+func (u *Updater) checkUnpacked(ctx context.Context, op *Operation, files *otprel.ReleaseFiles) error {
+	if files == nil {
+		return nil
+	}
+	used, err := u.usedByOthers(ctx, op)
+	if err != nil {
+		return fmt.Errorf("checking the unpacked release: %w", err)
+	}
+	root, err := os.OpenRoot(u.cfg.Root)
+	if err != nil {
+		return fmt.Errorf("checking the unpacked release: %w", err)
+	}
+	defer root.Close()
+	checked := 0
+	for name, want := range files.Sums {
+		parts := strings.SplitN(name, "/", 3)
+		switch {
+		case parts[0] == "lib" && len(parts) == 3 && !used[parts[1]]:
+		case parts[0] == "releases" && len(parts) == 3 && parts[1] == op.Version:
+		case strings.HasPrefix(parts[0], "erts-") && len(parts) > 1 && !used[parts[0]]:
+		default:
+			continue
+		}
+		if err := checkFile(root, name, want); err != nil {
+			return fmt.Errorf("checking the unpacked release: %w", err)
+		}
+		checked++
+	}
+	// One syncfs for the whole release rather than an fsync per file.
+	if err := durable.SyncFS(u.cfg.Root); err != nil {
+		return fmt.Errorf("checking the unpacked release: %w", err)
+	}
+	u.Log("checked the %d files unpacking wrote against the bundle", checked)
+	return nil
+}
+
+func checkFile(root *os.Root, name string, want otprel.Sum) error {
+	f, err := root.Open(name)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	h := sha256.New()
+	n, err := io.Copy(h, f)
+	if err != nil {
+		return err
+	}
+	var got [32]byte
+	h.Sum(got[:0])
+	if n != want.Size || got != want.SHA256 {
+		return fmt.Errorf("%s on disk (%d bytes, sha256 %.12x) is not the bundle's (%d bytes, %.12x)", name, n, got, want.Size, want.SHA256)
+	}
+	return nil
 }

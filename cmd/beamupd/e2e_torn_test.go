@@ -73,3 +73,58 @@ func tearExtraction(t *testing.T, tarball, root, prefix, cut string) string {
 	})
 	return filepath.Join(root, prefix)
 }
+
+// A torn extraction that no journal knows of (a state directory lost
+// with the power, a beamupd of another install) is removed before the
+// unpack, since release_handler would keep its files, and the install
+// commits and boots.
+func TestTornLeftoverRemovedBeforeUnpack(t *testing.T) {
+	t.Parallel()
+	d := newDevice(t, "1.0.0", deviceOpts{health: "gauge_health:check"})
+	tearExtraction(t, otptest.Tarball(t, "1.1.0"), d.Root, "lib/gauge-1.1.0/", "gauge_sup.beam")
+	code, out := d.beamupd("install", signed(t, "1.1.0"))
+	if code != 0 || !strings.Contains(out, "removed lib/gauge-1.1.0") || !strings.Contains(out, "left by an interrupted unpack") {
+		t.Fatalf("install over a torn leftover: exit %d, want 0 and the leftover removed\n%s", code, out)
+	}
+	d.powerCycled("gauge", "1.1.0", "the install over a torn leftover")
+}
+
+// A file of the unpacked release that is not the bundle's when beamupd
+// checks it (changed under it here; torn or corrupted on a real device)
+// stops the install before the point of no return: the node never runs
+// it, the unpacked release goes, nothing is left.
+func TestUnpackedFileCheckedBeforeInstall(t *testing.T) {
+	t.Parallel()
+	d := newDevice(t, "1.0.0", deviceOpts{})
+	osPid := d.call("os", "getpid")
+	d.env = append(d.env, "BEAMUPD_FAILPOINT_PAUSE=unpacked:3s")
+	done := make(chan struct{})
+	var code int
+	var out string
+	go func() {
+		code, out = d.beamupdAt(beamupdBuild(t, "1.0.0", "failpoints"), "install", signed(t, "1.1.0"))
+		close(done)
+	}()
+	beam := filepath.Join(d.Root, "lib", "gauge-1.1.0", "ebin", "gauge_fmt.beam")
+	waitFor(t, 60*time.Second, "the unpack", func() bool {
+		_, err := os.Stat(beam)
+		return err == nil
+	})
+	if err := os.WriteFile(beam, []byte("not a beam"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	<-done
+	if code == 0 || !strings.Contains(out, "lib/gauge-1.1.0/ebin/gauge_fmt.beam on disk (10 bytes") {
+		t.Fatalf("install with a changed unpacked file: exit %d, want a failure naming it\n%s", code, out)
+	}
+	t.Logf("exit %d: %s", code, lastLines(out))
+	if d.call("os", "getpid") != osPid || d.runningApp() != "1.0.0" {
+		t.Error("the node restarted or left 1.0.0")
+	}
+	if got := strings.Join(d.releases(), " "); got != "1.0.0:permanent" {
+		t.Errorf("releases %s, want only 1.0.0", got)
+	}
+	if _, err := os.Stat(filepath.Dir(filepath.Dir(beam))); err == nil {
+		t.Error("lib/gauge-1.1.0 is still there")
+	}
+}
