@@ -58,7 +58,7 @@ func (u *Updater) act(ctx context.Context, op *Operation, files *otprel.ReleaseF
 	case plan.Verified:
 		return u.preflight(ctx, op, files)
 	case plan.Copying:
-		return u.copy(op, files)
+		return u.copy(ctx, op, files)
 	case plan.Unpacking:
 		return u.unpack(ctx, op, files)
 	case plan.Installing:

@@ -39,10 +39,14 @@ func (u *Updater) policy(ctx context.Context) func(*bundle.Header) error {
 	}
 }
 
-// Check tells whether a verified bundle is meant for this device, before
-// any payload byte is fetched: transports call it on an offer.
+// Check tells whether a verified bundle is meant for this device and
+// whether it has room for it, before any payload byte is fetched:
+// transports call it on an offer.
 func (u *Updater) Check(ctx context.Context, h *bundle.Header) error {
-	return u.policy(ctx)(h)
+	if err := u.policy(ctx)(h); err != nil {
+		return err
+	}
+	return room("staging", u.cfg.StateDir, stagingNeed(h.Manifest))
 }
 
 // agentPolicy decides whether a new beamupd is meant for this device.

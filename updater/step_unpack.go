@@ -180,12 +180,7 @@ func (u *Updater) checkUnpacked(ctx context.Context, op *Operation, files *otpre
 	defer root.Close()
 	checked := 0
 	for name, want := range files.Sums {
-		parts := strings.SplitN(name, "/", 3)
-		switch {
-		case parts[0] == "lib" && len(parts) == 3 && !used[parts[1]]:
-		case parts[0] == "releases" && len(parts) == 3 && parts[1] == op.Version:
-		case strings.HasPrefix(parts[0], "erts-") && len(parts) > 1 && !used[parts[0]]:
-		default:
+		if !laidOut(name, op.Version, used) {
 			continue
 		}
 		if err := checkFile(root, name, want); err != nil {
@@ -218,4 +213,21 @@ func checkFile(root *os.Root, name string, want otprel.Sum) error {
 		return fmt.Errorf("%s on disk (%d bytes, sha256 %.12x) is not the bundle's (%d bytes, %.12x)", name, n, got, want.Size, want.SHA256)
 	}
 	return nil
+}
+
+// laidOut says whether unpacking release vsn writes the tarball's file
+// name: it is in a directory of its own (lib/APP-VSN and erts-VSN that no
+// other release uses, releases/VSN). Files in directories another release
+// uses are kept as they are by release_handler.
+func laidOut(name, vsn string, used map[string]bool) bool {
+	parts := strings.SplitN(name, "/", 3)
+	switch {
+	case parts[0] == "lib" && len(parts) == 3:
+		return !used[parts[1]]
+	case parts[0] == "releases" && len(parts) == 3:
+		return parts[1] == vsn
+	case strings.HasPrefix(parts[0], "erts-") && len(parts) > 1:
+		return !used[parts[0]]
+	}
+	return false
 }

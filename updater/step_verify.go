@@ -30,14 +30,15 @@ func (u *Updater) verify(ctx context.Context, in io.Reader) (*Operation, *otprel
 	}
 	defer os.Remove(partial)
 	sw := &stagingWriter{f: out}
-	h, verr := bundle.Verify(ctx, in, u.cfg.Keys, u.policy(ctx), sw)
+	h, verr := bundle.Verify(ctx, in, u.cfg.Keys, func(h *bundle.Header) error { return u.Check(ctx, h) }, sw)
 	if verr == nil {
 		// The end of the archive: a sender streaming the bundle (the
 		// serial console) finishes its transfer only once it is read.
 		io.CopyN(io.Discard, in, 1<<20)
 	}
 	var broken *report.TransferError
-	if verr != nil && sw.err == nil && ctx.Err() == nil && report.OutcomeOf(verr) != report.Rejected && !errors.As(verr, &broken) {
+	var judged *report.Error
+	if verr != nil && sw.err == nil && ctx.Err() == nil && !errors.As(verr, &judged) && !errors.As(verr, &broken) {
 		// Not our disk, not a cancellation: the bundle itself is bad.
 		verr = &report.Error{Outcome: report.Rejected, Err: verr}
 	}

@@ -107,3 +107,13 @@ func SyncFS(path string) error {
 	defer f.Close()
 	return unix.Syncfs(int(f.Fd()))
 }
+
+// Free is the bytes an unprivileged writer may still put on the
+// filesystem that holds path.
+func Free(path string) (int64, error) {
+	var st unix.Statfs_t
+	if err := unix.Statfs(path, &st); err != nil {
+		return 0, err
+	}
+	return int64(st.Bavail) * int64(st.Bsize), nil
+}

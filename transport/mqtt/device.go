@@ -261,6 +261,11 @@ func (d *Device) apply(ctx context.Context, f *Fetcher, id string) (transient bo
 		return false
 	}
 	if err := d.inst.Check(ctx, h); err != nil {
+		if report.OutcomeOf(err) != report.Rejected {
+			// No room, for now: the device's problem, not the bundle's.
+			d.event(id, "bundle %.12s: %v; trying again later", id, err)
+			return true
+		}
 		d.reject(id, err)
 		return false
 	}
