@@ -55,6 +55,10 @@ func (f *Fetcher) defaults() {
 	}
 }
 
+// MaxOffer bounds an offer: a manifest at its largest, escaped in JSON,
+// and a signature.
+const MaxOffer = 2*bundle.MaxManifestSize + 64<<10
+
 // Offer fetches a bundle's offer and verifies its signature; it trusts
 // nothing of it before.
 func (f *Fetcher) Offer(ctx context.Context, id string) (*bundle.Header, error) {
@@ -62,6 +66,9 @@ func (f *Fetcher) Offer(ctx context.Context, id string) (*bundle.Header, error) 
 	data, err := f.retained(ctx, f.Topics.Offer(id))
 	if err != nil {
 		return nil, err
+	}
+	if len(data) > MaxOffer {
+		return nil, fmt.Errorf("offer of bundle %.12s is %d bytes, more than %d", id, len(data), MaxOffer)
 	}
 	var o Offer
 	dec := json.NewDecoder(bytes.NewReader(data))
@@ -152,9 +159,14 @@ func (f *Fetcher) Fetch(ctx context.Context, h *bundle.Header, progress func(don
 
 	arrivals := make(chan arrival, f.Window)
 	handlerFor := func(n int) paho.MessageHandler {
+		want := chunkLen(p, n)
 		return func(_ paho.Client, m paho.Message) {
+			a := arrival{n: n, data: m.Payload()}
+			if int64(len(a.data)) == want {
+				a.sum = sum(a.data) // a chunk of the wrong size is not worth hashing
+			}
 			select {
-			case arrivals <- arrival{n, m.Payload(), sum(m.Payload())}:
+			case arrivals <- a:
 			case <-ctx.Done():
 			}
 		}
@@ -189,9 +201,13 @@ func (f *Fetcher) Fetch(ctx context.Context, h *bundle.Header, progress func(don
 			if _, ok := pending[a.n]; !ok {
 				continue
 			}
-			if got := a.sum; int64(len(a.data)) != chunkLen(p, a.n) || got != p.Chunks[a.n] {
+			if want := chunkLen(p, a.n); int64(len(a.data)) != want {
 				return "", st, &report.Error{Outcome: report.Rejected,
-					Err: fmt.Errorf("chunk %d: %d bytes with sha256 %s, manifest says %s", a.n, len(a.data), got, p.Chunks[a.n])}
+					Err: fmt.Errorf("chunk %d is %d bytes, manifest says %d", a.n, len(a.data), want)}
+			}
+			if a.sum != p.Chunks[a.n] {
+				return "", st, &report.Error{Outcome: report.Rejected,
+					Err: fmt.Errorf("chunk %d has sha256 %s, manifest says %s", a.n, a.sum, p.Chunks[a.n])}
 			}
 			if _, err := file.WriteAt(a.data, int64(a.n)*p.ChunkSize); err != nil {
 				return "", st, fmt.Errorf("staging the download: %w", err)
