@@ -73,13 +73,14 @@ func Permanent(rels []ReleaseStatus) (ReleaseStatus, bool) {
 	return ReleaseStatus{}, false
 }
 
-// UnpackRelease unpacks releases/<nameVsn>.tar.gz; it returns the version.
-func (c *Client) UnpackRelease(ctx context.Context, nameVsn string) (string, error) {
-	t, err := c.Call(ctx, "release_handler", "unpack_release", nameVsn)
+// SetUnpacked registers as unpacked the release whose files are in place
+// and whose .rel is relFile; it returns the version.
+func (c *Client) SetUnpacked(ctx context.Context, relFile string) (string, error) {
+	t, err := c.Call(ctx, "release_handler", "set_unpacked", relFile, etf.List{})
 	if err != nil {
 		return "", err
 	}
-	return okString("unpack_release", t)
+	return okString("set_unpacked", t)
 }
 
 // CheckInstallRelease checks that vsn can be installed and returns the

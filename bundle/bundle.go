@@ -71,6 +71,21 @@ func VerifyManifest(keys []minisign.PublicKey, raw, sig []byte) (*Header, error)
 // the payload's bytes when Verify returns nil; on error, what dst received
 // must be thrown away.
 func Verify(ctx context.Context, r io.Reader, keys []minisign.PublicKey, check func(*Header) error, dst io.Writer) (*Header, error) {
+	return VerifyWith(ctx, r, keys, Options{Check: check}, dst)
+}
+
+// Options are what VerifyWith does beside verifying.
+type Options struct {
+	// Check decides, once the manifest has verified and before a payload
+	// byte is read, whether the bundle is wanted here.
+	Check func(*Header) error
+	// Verified is told, each time a chunk has verified, how many bytes
+	// from the payload's start have: dst has received them before.
+	Verified func(n int64)
+}
+
+// VerifyWith is Verify with options.
+func VerifyWith(ctx context.Context, r io.Reader, keys []minisign.PublicKey, o Options, dst io.Writer) (*Header, error) {
 	tr := tar.NewReader(r)
 	raw, sig, err := readHead(tr)
 	if err != nil {
@@ -80,8 +95,8 @@ func Verify(ctx context.Context, r io.Reader, keys []minisign.PublicKey, check f
 	if err != nil {
 		return nil, err
 	}
-	if check != nil {
-		if err := check(h); err != nil {
+	if o.Check != nil {
+		if err := o.Check(h); err != nil {
 			return h, err
 		}
 	}
@@ -96,7 +111,9 @@ func Verify(ctx context.Context, r io.Reader, keys []minisign.PublicKey, check f
 		return h, fmt.Errorf("bundle: payload is %d bytes, manifest says %d", ph.Size, h.Manifest.Payload.Size)
 	}
 	cw := NewChunkVerifier(h.Manifest.Payload, 0)
-	if _, err := copyContext(ctx, io.MultiWriter(cw, dst), tr); err != nil {
+	cw.Verified = o.Verified
+	// dst first: a chunk is announced verified once dst holds it.
+	if _, err := copyContext(ctx, io.MultiWriter(dst, cw), tr); err != nil {
 		return h, err
 	}
 	if err := cw.Close(); err != nil {
@@ -145,6 +162,9 @@ type ChunkVerifier struct {
 	whole   hashWriter
 	// fromStart says the whole payload passed through this verifier.
 	fromStart bool
+	// Verified, when set, is told after each chunk that verified how many
+	// bytes from the payload's start have.
+	Verified func(n int64)
 }
 
 type hashWriter interface {
@@ -195,6 +215,9 @@ func (v *ChunkVerifier) endChunk() error {
 	v.chunk++
 	v.inChunk = 0
 	v.ch.Reset()
+	if v.Verified != nil {
+		v.Verified(v.written)
+	}
 	return nil
 }
 

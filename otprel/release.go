@@ -231,7 +231,17 @@ func isNative(name string) bool {
 }
 
 // ReadTarball reads a release tarball, gzipped or not, in one pass.
-func ReadTarball(r io.Reader) (*ReleaseFiles, error) {
+func ReadTarball(r io.Reader) (*ReleaseFiles, error) { return ReadTarballTo(r, nil) }
+
+// Sink is told of each member of a tarball as ReadTarballTo reads it,
+// after the member's checks, and returns where its bytes go: nil for
+// nowhere.
+type Sink func(h *tar.Header, name string) (io.Writer, error)
+
+// ReadTarballTo reads a release tarball as ReadTarball does, and gives
+// each member's bytes to what sink returns for it, in the same pass: a
+// release is laid out as it is read.
+func ReadTarballTo(r io.Reader, sink Sink) (*ReleaseFiles, error) {
 	zr, err := Uncompressed(r)
 	if err != nil {
 		return nil, fmt.Errorf("reading release tarball: %w", err)
@@ -257,9 +267,20 @@ func ReadTarball(r io.Reader) (*ReleaseFiles, error) {
 			return nil, fmt.Errorf("release tarball: %w", err)
 		}
 		name := path.Clean(strings.TrimPrefix(h.Name, "./"))
-		// Every byte read of a member is hashed on the way.
+		// Every byte read of a member is hashed, and given to the sink, on
+		// the way.
 		sum.Reset()
-		tr := io.TeeReader(members, sum)
+		var out io.Writer = sum
+		if sink != nil {
+			w, err := sink(h, name)
+			if err != nil {
+				return nil, err
+			}
+			if w != nil {
+				out = io.MultiWriter(sum, w)
+			}
+		}
+		tr := io.TeeReader(members, out)
 		parts := strings.Split(name, "/")
 		if len(parts) >= 2 && parts[0] == "lib" {
 			libs[parts[1]] = true

@@ -58,7 +58,7 @@ func (u *Updater) act(ctx context.Context, op *Operation, files *otprel.ReleaseF
 	case plan.Verified:
 		return u.preflight(ctx, op, files)
 	case plan.Copying:
-		return u.copy(ctx, op, files)
+		return u.copy(op, files)
 	case plan.Unpacking:
 		return u.unpack(ctx, op, files)
 	case plan.Installing:
@@ -124,6 +124,7 @@ func (u *Updater) discard(op *Operation, err error) *report.Result {
 		outcome = report.Failed
 		reason += "; nothing was changed"
 	}
+	u.removeLayout()
 	r := u.finish(op, outcome, reason)
 	u.Log("%s: %s", outcome, r.Reason)
 	return r
@@ -265,6 +266,9 @@ func (u *Updater) sweep(patterns []string) {
 	owned := ""
 	if op := u.journaled(); op != nil && op.Bundle != "" {
 		owned = u.staged(op)
+	} else {
+		// A layout no operation owns was cut short before its journal.
+		u.removeLayout()
 	}
 	for _, pattern := range patterns {
 		found, _ := filepath.Glob(filepath.Join(u.stagingDir(), pattern))

@@ -29,7 +29,7 @@ func (u *Updater) Plan(ctx context.Context, name string, r io.Reader) (*Preview,
 	if err != nil {
 		return nil, err
 	}
-	op, files, err := u.verify(ctx, r)
+	op, files, err := u.verify(ctx, r, false)
 	if op != nil && op.Bundle != "" && (j.Op == nil || j.Op.Bundle != op.Bundle) {
 		// Not the payload of a self-update staged and waiting.
 		defer os.Remove(u.staged(op))

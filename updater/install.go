@@ -52,7 +52,7 @@ func (u *Updater) InstallFrom(ctx context.Context, name string, r io.Reader) (*r
 	}
 	u.sweep(operationLeftovers)
 
-	op, files, err := u.verify(ctx, r)
+	op, files, err := u.verify(ctx, r, true)
 	if err != nil {
 		return u.rejected(op, err)
 	}

@@ -53,7 +53,9 @@ type Operation struct {
 	NodeBoot        string    `json:"node_boot,omitempty"` // Incarnation before install_release
 	Resumes         int       `json:"resumes"`
 	Started         time.Time `json:"started"`
-	Updated         time.Time `json:"updated"`
+	// Received is when the bundle's last byte had arrived and verified.
+	Received time.Time `json:"received,omitzero"`
+	Updated  time.Time `json:"updated"`
 }
 
 // JournalStore keeps journal.json in the state directory.

@@ -2,8 +2,6 @@ package updater
 
 import (
 	"fmt"
-	"os"
-	"syscall"
 
 	"github.com/beamup/beamup/bundle"
 	"github.com/beamup/beamup/internal/durable"
@@ -42,16 +40,4 @@ func room(where, dir string, need int64) error {
 		return nil
 	}
 	return &report.Error{Outcome: report.Failed, Err: &ErrNoRoom{Where: where, Free: free, Need: need}}
-}
-
-// sameDevice says whether the file st and the path dir are on one
-// filesystem, where a hard link replaces a copy.
-func sameDevice(st os.FileInfo, dir string) bool {
-	d, err := os.Stat(dir)
-	if err != nil {
-		return false
-	}
-	a, ok1 := st.Sys().(*syscall.Stat_t)
-	b, ok2 := d.Sys().(*syscall.Stat_t)
-	return ok1 && ok2 && a.Dev == b.Dev
 }

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/beamup/beamup/beam"
 	"github.com/beamup/beamup/internal/failpoint"
@@ -94,6 +95,10 @@ func (u *Updater) committed(ctx context.Context, op *Operation) error {
 		return err
 	}
 	u.removeCopies(op)
-	u.Log("committed %s %s", op.Name, op.Version)
+	if op.Received.IsZero() || op.Resumes > 0 {
+		u.Log("committed %s %s", op.Name, op.Version)
+		return nil
+	}
+	u.Log("committed %s %s, %s after the last byte", op.Name, op.Version, time.Since(op.Received).Round(100*time.Microsecond))
 	return nil
 }

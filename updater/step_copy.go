@@ -12,21 +12,11 @@ import (
 	"github.com/beamup/beamup/otprel"
 )
 
-// copy puts the verified tarball where release_handler looks for it,
-// <root>/releases/<name>-<vsn>.tar.gz, and writes <name>-<vsn>.rel beside
-// it: unpack_release reads that file, and tarballs made by mix, rebar3 or
-// systools do not all carry it under that name.
-func (u *Updater) copy(ctx context.Context, op *Operation, files *otprel.ReleaseFiles) error {
-	if err := u.rootRoom(ctx, op, files); err != nil {
-		return err
-	}
-	base := u.releaseBase(op)
-	// The staged payload is verified and synced: linked where the state
-	// directory shares the release root's filesystem, not written again.
-	if err := durable.LinkOrCopy(base+".tar.gz", u.staged(op), 0o644); err != nil {
-		return fmt.Errorf("copying the release: %w", err)
-	}
-	if err := durable.WriteFile(base+".rel", files.RelData, 0o644); err != nil {
+// copy writes <root>/releases/<name>-<vsn>.rel, the .rel that
+// release_handler registers the laid-out release from (tarballs made by
+// mix, rebar3 or systools do not all carry it under that name).
+func (u *Updater) copy(op *Operation, files *otprel.ReleaseFiles) error {
+	if err := durable.WriteFile(u.releaseBase(op)+".rel", files.RelData, 0o644); err != nil {
 		return fmt.Errorf("copying the release: %w", err)
 	}
 	return nil
@@ -72,24 +62,4 @@ func (u *Updater) prepareRELEASES(ctx context.Context, running beam.ReleaseStatu
 	}
 	u.Log("prepared releases/RELEASES for %s %s", running.Name, running.Version)
 	return nil
-}
-
-// rootRoom fails an install that the release root has no room for: the
-// tarball (when it cannot be linked) and the files of the directories
-// unpacking will make.
-func (u *Updater) rootRoom(ctx context.Context, op *Operation, files *otprel.ReleaseFiles) error {
-	used, err := u.usedByOthers(ctx, op)
-	if err != nil {
-		return err
-	}
-	var need int64
-	for name, s := range files.Sums {
-		if laidOut(name, op.Version, used) {
-			need += s.Size
-		}
-	}
-	if st, err := os.Stat(u.staged(op)); err == nil && !sameDevice(st, u.cfg.Root) {
-		need += st.Size()
-	}
-	return room("the release root", u.cfg.Root, need)
 }

@@ -4,61 +4,65 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 
 	"github.com/beamup/beamup/bundle"
 	"github.com/beamup/beamup/delta"
-	"github.com/beamup/beamup/internal/durable"
 	"github.com/beamup/beamup/internal/failpoint"
+	"github.com/beamup/beamup/otprel"
 )
 
-// rebuild makes, at staged, the release tarball that the verified delta
-// payload at payload describes, from the base release installed under
-// the release root. Every file is checked against the signed index as it
-// is written, and nothing outside staging is touched: a base that differs
-// is a refusal that says to send the full bundle. The payload is removed.
-func (u *Updater) rebuild(ctx context.Context, m *bundle.Manifest, payload, staged string) error {
+// rebuild makes the release that the verified delta payload at payload
+// describes from the base release installed under the release root, and
+// (with layout) lays it out as it goes: the rebuilt tarball is never
+// written whole. Every file is checked against the signed index as it is
+// rebuilt; a base that differs is a refusal that says to send the full
+// bundle. The payload is removed.
+func (u *Updater) rebuild(ctx context.Context, m *bundle.Manifest, payload string, withLayout bool) (*otprel.ReleaseFiles, error) {
 	defer os.Remove(payload)
 	d := m.Delta
 	in, err := os.Open(payload)
 	if err != nil {
-		return fmt.Errorf("rebuilding the release: %w", err)
+		return nil, fmt.Errorf("rebuilding the release: %w", err)
 	}
 	defer in.Close()
 	root, err := os.OpenRoot(u.cfg.Root)
 	if err != nil {
-		return fmt.Errorf("rebuilding the release: %w", err)
+		return nil, fmt.Errorf("rebuilding the release: %w", err)
 	}
 	defer root.Close()
-	partial := staged + ".partial"
-	out, err := os.Create(partial)
-	if err != nil {
-		return fmt.Errorf("rebuilding the release: %w", err)
+	var l *layout
+	if withLayout {
+		if l, err = u.newLayout(ctx, m.Version); err != nil {
+			return nil, err
+		}
 	}
-	defer os.Remove(partial)
-	sw := &stagingWriter{f: out}
-	err = delta.Rebuild(ctx, sw, in, root, d.Size, m.Created)
+	pr, pw := io.Pipe()
+	rebuilt := make(chan error, 1)
+	go func() {
+		err := delta.Rebuild(ctx, pw, in, root, d.Size, m.Created)
+		pw.CloseWithError(err)
+		rebuilt <- err
+	}()
+	files, lerr := layOut(pr, l)
+	pr.CloseWithError(errors.New("the layout stopped"))
+	err = <-rebuilt
 	var base *delta.BaseError
 	switch {
 	case errors.As(err, &base):
-		err = reject("delta against %s %s: %v here; send the full bundle", m.Name, d.Base, base)
-	case err != nil && sw.err == nil && ctx.Err() == nil:
-		err = reject("%v", err)
-	case err == nil:
-		failpoint.Hit("rebuilt")
-		err = out.Sync()
+		return nil, reject("delta against %s %s: %v here; send the full bundle", m.Name, d.Base, base)
+	case err != nil && ctx.Err() == nil:
+		if lerr != nil && errors.As(lerr, new(*layoutError)) {
+			return nil, tarballError(lerr)
+		}
+		return nil, reject("%v", err)
+	case err != nil:
+		return nil, err
+	case lerr != nil:
+		return nil, tarballError(lerr)
 	}
-	if cerr := out.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(partial, staged)
-	}
-	if err == nil {
-		err = durable.SyncDir(u.stagingDir())
-	}
-	if err == nil {
-		u.Log("rebuilt %s %s from the delta against %s: %d files", m.Name, m.Version, d.Base, d.Files)
-	}
-	return err
+	failpoint.Hit("rebuilt")
+	u.Log("rebuilt %s %s from the delta against %s: %d files", m.Name, m.Version, d.Base, d.Files)
+	return files, nil
 }

@@ -20,6 +20,7 @@ func (u *Updater) undo(ctx context.Context, op *Operation, cause error) *report.
 	u.Log("failed: %v; undoing", cause)
 	u.removeRelease(ctx, op.Version)
 	u.removeUnpacked(ctx, op)
+	u.removeLayout()
 	u.removeCopies(op)
 	return u.finish(op, report.Reverted, fmt.Sprintf("%v; undone, %s %s still runs", cause, op.Name, op.From))
 }

@@ -27,15 +27,18 @@ func (u *Updater) unpack(ctx context.Context, op *Operation, files *otprel.Relea
 	if err := u.prepareRELEASES(ctx, running); err != nil {
 		return err
 	}
-	if !registered(rels, op.Version) {
-		// release_handler extracts without overwriting: whatever an
-		// unpack cut short left goes first, whole.
-		if gone := u.removeUnpacked(ctx, op); len(gone) > 0 {
-			u.Log("removed %s, left by an interrupted unpack", strings.Join(gone, ", "))
-		}
+	if registered(rels, op.Version) {
+		return fmt.Errorf("release %s is on the node already", op.Version)
 	}
-	if _, err := u.node.UnpackRelease(ctx, op.Name+"-"+op.Version); err != nil {
+	// The release was laid out as it verified: release_handler registers
+	// it as unpack_release would have after extracting it.
+	relFile := u.releaseBase(op) + ".rel"
+	if _, err := u.node.SetUnpacked(ctx, relFile); err != nil {
 		return fmt.Errorf("unpacking: %w", err)
+	}
+	u.registeredLayout()
+	if err := u.keepRel(op); err != nil {
+		return err
 	}
 	u.Log("unpacked %s %s", op.Name, op.Version)
 	failpoint.Hit("unpacked")
@@ -98,7 +101,7 @@ func (u *Updater) removeUnpacked(ctx context.Context, op *Operation) (removed []
 		u.Log("cleanup: %v", err)
 		return nil
 	}
-	used, err := u.usedByOthers(ctx, op)
+	used, err := u.usedByOthers(ctx, op.Version)
 	if err != nil {
 		u.Log("cleanup: %v; what unpack_release extracted stays", err)
 		return nil
@@ -138,22 +141,30 @@ func registered(rels []beam.ReleaseStatus, vsn string) bool {
 }
 
 // usedByOthers names the lib/APP-VSN and erts-VSN directories that a
-// release on the node other than op's uses, by their base names.
-func (u *Updater) usedByOthers(ctx context.Context, op *Operation) (map[string]bool, error) {
+// release on the node other than release vsn uses, by their base names:
+// those RELEASES lists, and those its .rel names (a mix release's node
+// may run without RELEASES).
+func (u *Updater) usedByOthers(ctx context.Context, vsn string) (map[string]bool, error) {
 	rels, err := u.node.WhichReleases(ctx)
 	if err != nil {
 		return nil, err
 	}
 	used := map[string]bool{}
 	for _, r := range rels {
-		if r.Version == op.Version {
+		if r.Version == vsn {
 			continue
 		}
 		for _, l := range r.Libs {
 			used[filepath.Base(l)] = true
 		}
-		if f, err := otprel.ReadInstalled(u.cfg.Root, r.Name, r.Version); err == nil {
-			used["erts-"+f.ERTS] = true
+		f, err := otprel.ReadInstalled(u.cfg.Root, r.Name, r.Version)
+		if err != nil {
+			// Without its .rel, nothing can be said to be unused.
+			return nil, fmt.Errorf("reading release %s: %w", r.Version, err)
+		}
+		used["erts-"+f.ERTS] = true
+		for _, a := range f.Apps {
+			used[a.Name+"-"+a.Version] = true
 		}
 	}
 	return used, nil
@@ -169,7 +180,7 @@ func (u *Updater) checkUnpacked(ctx context.Context, op *Operation, files *otpre
 	if files == nil {
 		return nil
 	}
-	used, err := u.usedByOthers(ctx, op)
+	used, err := u.usedByOthers(ctx, op.Version)
 	if err != nil {
 		return fmt.Errorf("checking the unpacked release: %w", err)
 	}
@@ -230,4 +241,23 @@ func laidOut(name, vsn string, used map[string]bool) bool {
 		return !used[parts[0]]
 	}
 	return false
+}
+
+// keepRel moves releases/NAME-VSN.rel into releases/VSN, as
+// unpack_release does, where a systools tarball of old does not carry
+// it.
+func (u *Updater) keepRel(op *Operation) error {
+	from := u.releaseBase(op) + ".rel"
+	to := filepath.Join(u.cfg.Root, "releases", op.Version, op.Name+"-"+op.Version+".rel")
+	if _, err := os.Stat(to); err != nil {
+		data, err := os.ReadFile(from)
+		if err == nil {
+			err = durable.WriteFile(to, data, 0o644)
+		}
+		if err != nil {
+			return fmt.Errorf("unpacking: %w", err)
+		}
+	}
+	os.Remove(from)
+	return nil
 }

@@ -16,10 +16,12 @@ import (
 )
 
 // verify streams the bundle from in into the staging directory, checking
-// its signature, the policy and every chunk. Nothing outside the state
-// directory is touched. The release's own .rel must agree with the
-// manifest.
-func (u *Updater) verify(ctx context.Context, in io.Reader) (*Operation, *otprel.ReleaseFiles, error) {
+// its signature, the policy and every chunk. With layout, a release is
+// laid out in the release root as its chunks verify (layout.go): new
+// directories only, nothing the running release uses, all of it removed
+// again when anything fails before the release is registered. The
+// release's own .rel must agree with the manifest.
+func (u *Updater) verify(ctx context.Context, in io.Reader, withLayout bool) (*Operation, *otprel.ReleaseFiles, error) {
 	if err := os.MkdirAll(u.stagingDir(), 0o755); err != nil {
 		return nil, nil, fmt.Errorf("creating staging: %w", err)
 	}
@@ -30,7 +32,31 @@ func (u *Updater) verify(ctx context.Context, in io.Reader) (*Operation, *otprel
 	}
 	defer os.Remove(partial)
 	sw := &stagingWriter{f: out}
-	h, verr := bundle.Verify(ctx, in, u.cfg.Keys, func(h *bundle.Header) error { return u.Check(ctx, h) }, sw)
+	var lay *layoutRun
+	opts := bundle.Options{
+		Check: func(h *bundle.Header) error {
+			if err := u.Check(ctx, h); err != nil {
+				return err
+			}
+			m := h.Manifest
+			if !withLayout || m.Kind != bundle.KindRelease || m.Delta != nil {
+				return nil // a delta is laid out as it is rebuilt
+			}
+			var lerr error
+			if lay, lerr = u.startLayout(ctx, m.Version, partial); lerr != nil {
+				// The node's word is needed: the device's problem.
+				return &report.Error{Outcome: report.Failed, Err: lerr}
+			}
+			return nil
+		},
+		Verified: func(n int64) {
+			if lay != nil {
+				lay.tail.verified(n)
+			}
+		},
+	}
+	h, verr := bundle.VerifyWith(ctx, in, u.cfg.Keys, opts, sw)
+	received := time.Now()
 	if verr == nil {
 		// The end of the archive: a sender streaming the bundle (the
 		// serial console) finishes its transfer only once it is read.
@@ -48,21 +74,94 @@ func (u *Updater) verify(ctx context.Context, in io.Reader) (*Operation, *otprel
 	if err := out.Close(); verr == nil {
 		verr = err
 	}
+	var files *otprel.ReleaseFiles
+	if lay != nil {
+		var lerr error
+		files, lerr = lay.wait(verr)
+		if verr == nil {
+			verr = lerr
+		}
+	}
 	if verr != nil {
+		u.removeLayout()
 		var op *Operation
 		if h != nil {
 			op = operation(h)
 		}
 		return op, nil, verr
 	}
-	return u.stage(ctx, h, partial)
+	op, files, err := u.stage(ctx, h, partial, files, withLayout)
+	if op != nil {
+		op.Received = received
+	}
+	return op, files, err
+}
+
+// layoutRun is a layout that follows a verification.
+type layoutRun struct {
+	tail  *tail
+	done  chan struct{}
+	files *otprel.ReleaseFiles
+	err   error
+}
+
+// startLayout lays out release vsn from the file partial as its chunks
+// verify.
+func (u *Updater) startLayout(ctx context.Context, vsn, partial string) (*layoutRun, error) {
+	l, err := u.newLayout(ctx, vsn)
+	if err != nil {
+		return nil, err
+	}
+	f, err := os.Open(partial)
+	if err != nil {
+		return nil, err
+	}
+	r := &layoutRun{tail: newTail(f), done: make(chan struct{})}
+	go func() {
+		defer close(r.done)
+		defer f.Close()
+		r.files, r.err = layOut(r.tail, l)
+	}()
+	return r, nil
+}
+
+// wait ends the layout once the verification has ended with verr, and
+// returns the release it read.
+func (r *layoutRun) wait(verr error) (*otprel.ReleaseFiles, error) {
+	if verr == nil {
+		r.tail.stop(nil)
+	} else {
+		r.tail.stop(verr)
+	}
+	<-r.done
+	return r.files, tarballError(r.err)
+}
+
+// tarballError is the outcome of reading a release tarball: a layout
+// that could not write is the device's problem, anything else the
+// bundle's.
+func tarballError(err error) error {
+	var le *layoutError
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &le):
+		return fmt.Errorf("laying out the release: %w", le.err)
+	}
+	var judged *report.Error
+	if errors.As(err, &judged) {
+		return err
+	}
+	return reject("payload: %v", err)
 }
 
 // verified takes over a payload that a transport has verified against
 // the signed manifest, chunk by chunk, as it arrived: the manifest's
 // signature and the policy are checked again (they are small), the
-// payload is neither hashed nor copied again, only synced to disk.
+// payload is neither hashed nor copied again, only synced to disk, and a
+// release is laid out from it.
 func (u *Updater) verified(ctx context.Context, h *bundle.Header, payload string) (*Operation, *otprel.ReleaseFiles, error) {
+	received := time.Now()
 	hv, err := bundle.VerifyManifest(u.cfg.Keys, h.Raw, h.Signature)
 	if err == nil {
 		err = u.policy(ctx)(hv)
@@ -87,7 +186,34 @@ func (u *Updater) verified(ctx context.Context, h *bundle.Header, payload string
 		os.Remove(payload)
 		return op, nil, fmt.Errorf("creating staging: %w", err)
 	}
-	return u.stage(ctx, hv, payload)
+	var files *otprel.ReleaseFiles
+	if m := hv.Manifest; m.Kind == bundle.KindRelease && m.Delta == nil {
+		if files, err = u.layOutFile(ctx, m.Version, payload); err != nil {
+			os.Remove(payload)
+			u.removeLayout()
+			return op, nil, err
+		}
+	}
+	op, files, err = u.stage(ctx, hv, payload, files, true)
+	if op != nil {
+		op.Received = received
+	}
+	return op, files, err
+}
+
+// layOutFile lays out release vsn from a whole verified tarball.
+func (u *Updater) layOutFile(ctx context.Context, vsn, tarball string) (*otprel.ReleaseFiles, error) {
+	l, err := u.newLayout(ctx, vsn)
+	if err != nil {
+		return nil, err
+	}
+	f, err := os.Open(tarball)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	files, err := layOut(f, l)
+	return files, tarballError(err)
 }
 
 // operation is the operation a verified manifest asks for.
@@ -107,32 +233,38 @@ func operation(h *bundle.Header) *Operation {
 }
 
 // stage moves the verified payload at path to where op's payload waits,
-// or rebuilds there the release a delta payload describes, and reads the
-// release it holds.
-func (u *Updater) stage(ctx context.Context, h *bundle.Header, path string) (*Operation, *otprel.ReleaseFiles, error) {
+// or rebuilds the release a delta payload describes, and reads the
+// release (files, when a layout has read it already). With layout, a
+// delta's release is laid out as it is rebuilt.
+func (u *Updater) stage(ctx context.Context, h *bundle.Header, path string, files *otprel.ReleaseFiles, withLayout bool) (*Operation, *otprel.ReleaseFiles, error) {
 	op := operation(h)
 	staged := u.staged(op)
 	if h.Manifest.Delta != nil {
-		if err := u.rebuild(ctx, h.Manifest, path, staged); err != nil {
+		var err error
+		if files, err = u.rebuild(ctx, h.Manifest, path, withLayout); err != nil {
+			u.removeLayout()
 			return op, nil, err
 		}
 	} else if err := os.Rename(path, staged); err != nil {
 		os.Remove(path)
+		u.removeLayout()
 		return op, nil, fmt.Errorf("staging payload: %w", err)
 	}
 	if op.Kind == KindSelfUpdate {
 		return op, nil, nil
 	}
-	f, err := os.Open(staged)
-	if err != nil {
-		return op, nil, err
-	}
-	defer f.Close()
-	files, err := otprel.ReadTarball(f)
-	if err != nil {
-		return op, nil, reject("payload: %v", err)
+	if files == nil {
+		f, err := os.Open(staged)
+		if err != nil {
+			return op, nil, err
+		}
+		defer f.Close()
+		if files, err = otprel.ReadTarball(f); err != nil {
+			return op, nil, reject("payload: %v", err)
+		}
 	}
 	if files.Name != op.Name || files.Version != op.Version {
+		u.removeLayout()
 		return op, nil, reject("payload holds release %s %s, manifest says %s %s", files.Name, files.Version, op.Name, op.Version)
 	}
 	u.Log("verified bundle %.12s: %s %s", op.Bundle, op.Name, op.Version)

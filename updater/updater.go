@@ -25,7 +25,7 @@ import (
 // Node is what the updater needs of the BEAM node; *beam.Client has it.
 type Node interface {
 	WhichReleases(ctx context.Context) ([]beam.ReleaseStatus, error)
-	UnpackRelease(ctx context.Context, nameVsn string) (string, error)
+	SetUnpacked(ctx context.Context, relFile string) (string, error)
 	CheckInstallRelease(ctx context.Context, vsn string) (string, error)
 	InstallRelease(ctx context.Context, vsn string, opts beam.InstallOptions) (string, error)
 	MakePermanent(ctx context.Context, vsn string) error

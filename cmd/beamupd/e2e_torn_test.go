@@ -107,8 +107,7 @@ func TestUnpackedFileCheckedBeforeInstall(t *testing.T) {
 	}()
 	beam := filepath.Join(d.Root, "lib", "gauge-1.1.0", "ebin", "gauge_fmt.beam")
 	waitFor(t, 60*time.Second, "the unpack", func() bool {
-		_, err := os.Stat(beam)
-		return err == nil
+		return strings.Contains(strings.Join(d.releases(), " "), "1.1.0:unpacked")
 	})
 	if err := os.WriteFile(beam, []byte("not a beam"), 0o644); err != nil {
 		t.Fatal(err)

@@ -121,7 +121,7 @@ func downloadPath(dir, id string) string { return filepath.Join(dir, id+".downlo
 
 // Fetch downloads the payload of a verified bundle and returns the path of
 // the payload file, whose every chunk has verified.
-func (f *Fetcher) Fetch(ctx context.Context, h *bundle.Header, progress func(done, total int64)) (string, Stats, error) {
+func (f *Fetcher) Fetch(ctx context.Context, h *bundle.Header, progress func(done, total int64)) (_ string, _ Stats, err error) {
 	f.defaults()
 	p := h.Manifest.Payload
 	path := downloadPath(f.Dir, h.ID())
@@ -135,6 +135,13 @@ func (f *Fetcher) Fetch(ctx context.Context, h *bundle.Header, progress func(don
 		return "", Stats{}, fmt.Errorf("staging the download: %w", err)
 	}
 	defer file.Close()
+	defer func() {
+		// A download that a bad chunk ended is thrown away: what it holds
+		// is never resumed, and it is the size of the whole payload.
+		if report.OutcomeOf(err) == report.Rejected {
+			os.Remove(path)
+		}
+	}()
 	if err := file.Truncate(p.Size); err != nil {
 		return "", Stats{}, fmt.Errorf("staging the download: %w", err)
 	}

@@ -1,0 +1,261 @@
+package updater
+
+import (
+	"archive/tar"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+
+	"github.com/beamup/beamup/internal/durable"
+	"github.com/beamup/beamup/otprel"
+)
+
+// A layout writes a new release's files into the release root as its
+// verified tarball is read, as unpack_release would extract it: the
+// directories of its own (lib/APP-VSN and erts-VSN that no release on
+// the node uses, releases/VSN) whole, anything else only where nothing is
+// (erl_tar's keep_old_files). release_handler:set_unpacked then registers
+// it, and the unpack costs nothing after the last byte. Each path it
+// creates is first recorded durably in staging/layout.json, so that a
+// layout cut short by a failure, a kill or a power cut is removed
+// whole, and nothing the running release uses is ever written.
+type layout struct {
+	u       *Updater
+	root    *os.Root
+	version string
+	used    map[string]bool
+	created []string        // top-most paths it created, in order
+	wiped   map[string]bool // own directories emptied of leftovers
+	files   int
+}
+
+// newLayout starts the layout of release vsn, or returns nil when
+// release_handler knows vsn already (there is nothing to lay out, and
+// its files must stay).
+func (u *Updater) newLayout(ctx context.Context, vsn string) (*layout, error) {
+	rels, err := u.node.WhichReleases(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("laying out the release: %w", err)
+	}
+	if registered(rels, vsn) {
+		return nil, nil
+	}
+	used, err := u.usedByOthers(ctx, vsn)
+	if err != nil {
+		return nil, fmt.Errorf("laying out the release: %w", err)
+	}
+	root, err := os.OpenRoot(u.cfg.Root)
+	if err != nil {
+		return nil, fmt.Errorf("laying out the release: %w", err)
+	}
+	return &layout{u: u, root: root, version: vsn, used: used, wiped: map[string]bool{}}, nil
+}
+
+// member is the otprel.Sink of the layout.
+func (l *layout) member(h *tar.Header, name string) (io.Writer, error) {
+	if name == "." {
+		return nil, nil
+	}
+	own := laidOut(name, l.version, l.used)
+	if own {
+		if err := l.wipe(name); err != nil {
+			return nil, err
+		}
+	} else if _, err := l.root.Lstat(name); err == nil {
+		return nil, nil // keep_old_files: what is there stays
+	}
+	if err := l.create(path.Dir(name)); err != nil {
+		return nil, err
+	}
+	if err := l.record(name); err != nil {
+		return nil, err
+	}
+	switch h.Typeflag {
+	case tar.TypeDir:
+		return nil, l.root.MkdirAll(name, 0o755)
+	case tar.TypeSymlink:
+		return nil, l.root.Symlink(h.Linkname, name)
+	case tar.TypeReg, tar.TypeRegA:
+		f, err := l.root.OpenFile(name, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, os.FileMode(h.Mode)&0o777|0o200)
+		if err != nil {
+			return nil, fmt.Errorf("laying out %s: %w", name, err)
+		}
+		l.files++
+		return &closingWriter{f: f}, nil
+	}
+	return nil, nil
+}
+
+// wipe empties, once, the own directory name is in: what an unpack cut
+// short left there is not the bundle's.
+func (l *layout) wipe(name string) error {
+	dir := ownDir(name)
+	if l.wiped[dir] {
+		return nil
+	}
+	l.wiped[dir] = true
+	if _, err := l.root.Lstat(dir); err != nil {
+		return nil
+	}
+	if err := l.root.RemoveAll(dir); err != nil {
+		return fmt.Errorf("removing the leftover %s: %w", dir, err)
+	}
+	l.u.Log("removed %s, left by an interrupted unpack", dir)
+	return nil
+}
+
+// create makes dir and its missing parents, recording the top-most it
+// made.
+func (l *layout) create(dir string) error {
+	if dir == "." {
+		return nil
+	}
+	if _, err := l.root.Lstat(dir); err == nil {
+		return nil
+	}
+	if err := l.create(path.Dir(dir)); err != nil {
+		return err
+	}
+	if err := l.record(dir); err != nil {
+		return err
+	}
+	return l.root.Mkdir(dir, 0o755)
+}
+
+// record notes durably, before it is made, a path the layout makes at
+// the top of what it adds.
+func (l *layout) record(name string) error {
+	for _, c := range l.created {
+		if name == c || strings.HasPrefix(name, c+"/") {
+			return nil
+		}
+	}
+	l.created = append(l.created, name)
+	data, _ := json.Marshal(l.created)
+	if err := durable.WriteFile(l.u.layoutFile(), data, 0o644); err != nil {
+		return fmt.Errorf("recording the layout: %w", err)
+	}
+	return nil
+}
+
+// close ends the layout: the files it wrote are on disk, and still
+// recorded until the release is registered.
+func (l *layout) close() error {
+	l.root.Close()
+	return durable.SyncFS(l.u.cfg.Root)
+}
+
+// layoutFile records what a layout under way made.
+func (u *Updater) layoutFile() string { return filepath.Join(u.stagingDir(), "layout.json") }
+
+// removeLayout removes what a layout that did not end in a registered
+// release made, as staging/layout.json records it.
+func (u *Updater) removeLayout() {
+	data, err := os.ReadFile(u.layoutFile())
+	if errors.Is(err, fs.ErrNotExist) {
+		return
+	}
+	var made []string
+	if err == nil {
+		err = json.Unmarshal(data, &made)
+	}
+	if err != nil {
+		u.Log("cleanup: %s: %v", u.layoutFile(), err)
+		os.Remove(u.layoutFile())
+		return
+	}
+	root, err := os.OpenRoot(u.cfg.Root)
+	if err != nil {
+		u.Log("cleanup: %v", err)
+		return
+	}
+	defer root.Close()
+	for i := len(made) - 1; i >= 0; i-- {
+		if err := root.RemoveAll(made[i]); err != nil {
+			u.Log("cleanup: %v", err)
+			return // recorded still: tried again next time
+		}
+	}
+	durable.SyncDir(u.cfg.Root)
+	os.Remove(u.layoutFile())
+	if len(made) > 0 {
+		u.Log("removed %s, laid out by an install that did not finish", strings.Join(made, ", "))
+	}
+}
+
+// registeredLayout forgets the record of a layout release_handler has
+// registered: from here on its way back is remove_release.
+func (u *Updater) registeredLayout() {
+	os.Remove(u.layoutFile())
+	durable.SyncDir(u.stagingDir())
+}
+
+// layoutError is a layout that could not write: the device's problem,
+// not the bundle's.
+type layoutError struct{ err error }
+
+func (e *layoutError) Error() string { return e.err.Error() }
+func (e *layoutError) Unwrap() error { return e.err }
+
+// closingWriter closes its file when the member's bytes end: the sink's
+// writers are dropped, not closed, so the next member closes the last.
+type closingWriter struct{ f *os.File }
+
+func (w *closingWriter) Write(b []byte) (int, error) {
+	n, err := w.f.Write(b)
+	if err != nil {
+		return n, &layoutError{err}
+	}
+	return n, nil
+}
+
+// ownDir is the directory of its own a laid-out path is in: lib/APP-VSN,
+// erts-VSN or releases/VSN.
+func ownDir(name string) string {
+	parts := strings.SplitN(name, "/", 3)
+	if parts[0] == "lib" || parts[0] == "releases" {
+		return parts[0] + "/" + parts[1]
+	}
+	return parts[0]
+}
+
+// layOut reads the verified tarball from r into a layout (none when l is
+// nil) and returns the release it holds.
+func layOut(r io.Reader, l *layout) (*otprel.ReleaseFiles, error) {
+	if l == nil {
+		return otprel.ReadTarball(r)
+	}
+	var open *closingWriter
+	files, err := otprel.ReadTarballTo(r, func(h *tar.Header, name string) (io.Writer, error) {
+		if open != nil {
+			if err := open.f.Close(); err != nil {
+				return nil, fmt.Errorf("laying out: %w", err)
+			}
+			open = nil
+		}
+		w, err := l.member(h, name)
+		if err != nil {
+			return nil, &layoutError{err}
+		}
+		if cw, ok := w.(*closingWriter); ok {
+			open = cw
+		}
+		return w, nil
+	})
+	if open != nil {
+		if cerr := open.f.Close(); err == nil && cerr != nil {
+			err = fmt.Errorf("laying out: %w", cerr)
+		}
+	}
+	if cerr := l.close(); err == nil && cerr != nil {
+		err = fmt.Errorf("laying out: %w", cerr)
+	}
+	return files, err
+}
