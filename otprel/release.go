@@ -212,8 +212,9 @@ type ReleaseFiles struct {
 	// Native holds the SHA-256 of native code under each application's
 	// priv directory, keyed by "app/priv/..." without the version.
 	Native map[string][32]byte
-	// Sums holds the size and SHA-256 of every regular file of a tarball,
-	// by its path in the release: what unpacking it must leave on disk.
+	// Sums holds the size and SHA-256 of every regular file of a tarball
+	// (of those its sink took, with ReadTarballTo), by its path in the
+	// release: what unpacking it must leave on disk.
 	Sums map[string]Sum
 }
 
@@ -269,6 +270,8 @@ func ReadTarballTo(r io.Reader, sink Sink) (*ReleaseFiles, error) {
 		name := path.Clean(strings.TrimPrefix(h.Name, "./"))
 		// Every byte read of a member is hashed, and given to the sink, on
 		// the way.
+		// With a sink, only what it takes is hashed: what it leaves is
+		// read past, not checked again.
 		sum.Reset()
 		var out io.Writer = sum
 		if sink != nil {
@@ -276,6 +279,7 @@ func ReadTarballTo(r io.Reader, sink Sink) (*ReleaseFiles, error) {
 			if err != nil {
 				return nil, err
 			}
+			out = io.Discard
 			if w != nil {
 				out = io.MultiWriter(sum, w)
 			}
@@ -318,7 +322,7 @@ func ReadTarballTo(r io.Reader, sink Sink) (*ReleaseFiles, error) {
 		if err != nil {
 			return nil, err
 		}
-		if h.Typeflag == tar.TypeReg || h.Typeflag == tar.TypeRegA {
+		if (h.Typeflag == tar.TypeReg || h.Typeflag == tar.TypeRegA) && out != io.Discard {
 			if _, err := io.Copy(io.Discard, tr); err != nil {
 				return nil, fmt.Errorf("reading release tarball: %w", err)
 			}

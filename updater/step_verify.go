@@ -68,7 +68,9 @@ func (u *Updater) verify(ctx context.Context, in io.Reader, withLayout bool) (*O
 		// Not our disk, not a cancellation: the bundle itself is bad.
 		verr = &report.Error{Outcome: report.Rejected, Err: verr}
 	}
-	if verr == nil {
+	if verr == nil && (h.Manifest.Kind == bundle.KindAgent || !withLayout) {
+		// A new beamupd is tried from staging after a restart; a release
+		// was laid out from it, and its layout is what is synced.
 		verr = out.Sync()
 	}
 	if err := out.Close(); verr == nil {
@@ -178,9 +180,11 @@ func (u *Updater) verified(ctx context.Context, h *bundle.Header, payload string
 		os.Remove(payload)
 		return op, nil, reject("payload handed over is not the manifest's %d bytes", hv.Manifest.Payload.Size)
 	}
-	if err := durable.SyncFile(payload); err != nil {
-		os.Remove(payload)
-		return op, nil, fmt.Errorf("staging payload: %w", err)
+	if hv.Manifest.Kind == bundle.KindAgent {
+		if err := durable.SyncFile(payload); err != nil {
+			os.Remove(payload)
+			return op, nil, fmt.Errorf("staging payload: %w", err)
+		}
 	}
 	if err := os.MkdirAll(u.stagingDir(), 0o755); err != nil {
 		os.Remove(payload)
