@@ -209,7 +209,7 @@ head -c $((8 << 20)) /dev/urandom >"$work/p8.bin"
 "$bin/beamup" bundle --key "$work/k.key" --agent "$work/p8.bin" --version 2 --arch amd64 -o "$work/p8.bundle" >/dev/null
 id8=$("$bin/beamup" publish --broker "$broker" --key "$work/k.key" --group bench8 "$work/p8.bundle" 2>/dev/null | awk '{print $3}')
 printf '\n| simulated devices, one process, 8 MiB bundle | seconds to the whole fleet verified | MiB the broker sent per second |\n|---|---|---|\n'
-for n in ${FLEET:-10 100 500}; do
+for n in ${FLEET:-10 100 500 1000}; do
 	secs=$("$work/mqttfetch" -broker "$broker" -bundle "$id8" -pub "$work/k.pub" -devices "$n" -dir "$work/fleet")
 	printf '| %d | %.2f | %.0f |\n' "$n" "$secs" "$(echo "$n * 8 / $secs" | bc -l)"
 done
