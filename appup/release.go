@@ -2,9 +2,7 @@ package appup
 
 import (
 	"archive/tar"
-	"bytes"
 	"fmt"
-	"io"
 	"os"
 	"path"
 	"path/filepath"
@@ -67,31 +65,22 @@ func (r *Release) add(name string, data []byte) error {
 }
 
 func readTarball(p string) (*Release, error) {
-	f, err := os.Open(p)
+	isBeam := func(name string) bool { return strings.HasSuffix(name, ".beam") }
+	files, members, err := otprel.ReadTarballFile(p, isBeam)
 	if err != nil {
 		return nil, err
-	}
-	defer f.Close()
-	files, err := otprel.ReadTarball(f)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", p, err)
 	}
 	r := newRelease(files)
-	if _, err := f.Seek(0, io.SeekStart); err != nil {
-		return nil, err
-	}
-	err = otprel.EachMember(f, func(h *tar.Header, tr io.Reader) error {
-		if !strings.HasSuffix(h.Name, ".beam") || h.Typeflag != tar.TypeReg {
-			return nil
+	for _, m := range members {
+		if !isBeam(m.Name) || m.Header.Typeflag != tar.TypeReg {
+			continue
 		}
-		var b bytes.Buffer
-		if _, err := io.Copy(&b, io.LimitReader(tr, maxBeam)); err != nil {
-			return fmt.Errorf("%s: %w", h.Name, err)
+		if len(m.Data) > maxBeam {
+			return nil, fmt.Errorf("%s: %s is larger than %d bytes", p, m.Name, maxBeam)
 		}
-		return r.add(strings.TrimPrefix(h.Name, "./"), b.Bytes())
-	})
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", p, err)
+		if err := r.add(m.Name, m.Data); err != nil {
+			return nil, fmt.Errorf("%s: %w", p, err)
+		}
 	}
 	return r, nil
 }
@@ -99,20 +88,9 @@ func readTarball(p string) (*Release, error) {
 // readDir reads a release directory: the release of releases/VSN when
 // there is one, else the one releases/start_erl.data names.
 func readDir(dir string) (*Release, error) {
-	vsns, _ := filepath.Glob(filepath.Join(dir, "releases", "*", "*.rel"))
-	var vsn string
-	seen := map[string]bool{}
-	for _, v := range vsns {
-		seen[filepath.Base(filepath.Dir(v))] = true
-		vsn = filepath.Base(filepath.Dir(v))
-	}
-	if len(seen) != 1 {
-		data, err := os.ReadFile(filepath.Join(dir, "releases", "start_erl.data"))
-		fields := strings.Fields(string(data))
-		if err != nil || len(fields) != 2 {
-			return nil, fmt.Errorf("%s: %d releases and no releases/start_erl.data to choose one", dir, len(seen))
-		}
-		vsn = fields[1]
+	vsn, err := otprel.InstalledVersion(dir)
+	if err != nil {
+		return nil, err
 	}
 	rels, _ := filepath.Glob(filepath.Join(dir, "releases", vsn, "*.rel"))
 	if len(rels) == 0 {

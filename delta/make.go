@@ -10,7 +10,6 @@ import (
 	"io"
 	"io/fs"
 	"os"
-	"path"
 	"path/filepath"
 	"strings"
 
@@ -41,33 +40,24 @@ func Make(base, newTarball string, w io.Writer) (*Stats, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reading the base %s: %w", base, err)
 	}
-	f, err := os.Open(newTarball)
+	_, members, err := otprel.ReadTarballFile(newTarball, nil)
 	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	if _, err := otprel.ReadTarball(f); err != nil {
-		return nil, fmt.Errorf("%s: %w", newTarball, err)
-	}
-	if _, err := f.Seek(0, io.SeekStart); err != nil {
 		return nil, err
 	}
 
 	st := &Stats{Base: b.version}
 	var entries []Entry
 	var data [][]byte // the payload member of each entry that has one
-	err = otprel.EachMember(f, func(h *tar.Header, r io.Reader) error {
-		e := Entry{Path: path.Clean(strings.TrimPrefix(h.Name, "./")), Mode: h.Mode & 0o7777}
+	for _, m := range members {
+		h := m.Header
+		e := Entry{Path: m.Name, Mode: h.Mode & 0o7777}
 		switch h.Typeflag {
 		case tar.TypeDir:
 			e.Dir = true
 		case tar.TypeSymlink:
 			e.Link = h.Linkname
 		default:
-			content, err := io.ReadAll(r)
-			if err != nil {
-				return err
-			}
+			content := m.Data
 			sum := sha256.Sum256(content)
 			e.Size, e.SHA256 = int64(len(content)), hex.EncodeToString(sum[:])
 			st.Files++
@@ -90,14 +80,9 @@ func Make(base, newTarball string, w io.Writer) (*Stats, error) {
 			data = append(data, content)
 			st.Whole++
 		}
-		if e.Path == "." {
-			return nil
+		if e.Path != "." {
+			entries = append(entries, e)
 		}
-		entries = append(entries, e)
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", newTarball, err)
 	}
 	return st, writePayload(w, entries, data)
 }
@@ -198,30 +183,19 @@ func readBase(p string) (*base, error) {
 		return nil, err
 	}
 	if !st.IsDir() {
-		f, err := os.Open(p)
-		if err != nil {
-			return nil, err
-		}
-		defer f.Close()
-		files, err := otprel.ReadTarball(f)
+		files, members, err := otprel.ReadTarballFile(p, nil)
 		if err != nil {
 			return nil, err
 		}
 		b.version = files.Version
-		if _, err := f.Seek(0, io.SeekStart); err != nil {
-			return nil, err
-		}
-		return b, otprel.EachMember(f, func(h *tar.Header, r io.Reader) error {
-			name := path.Clean(strings.TrimPrefix(h.Name, "./"))
-			if h.Typeflag != tar.TypeReg && h.Typeflag != tar.TypeRegA || !kept(name, files.Release) {
-				return nil
+		for _, m := range members {
+			if t := m.Header.Typeflag; (t == tar.TypeReg || t == tar.TypeRegA) && kept(m.Name, files.Release) {
+				add(m.Name, m.Data)
 			}
-			content, err := io.ReadAll(r)
-			add(name, content)
-			return err
-		})
+		}
+		return b, nil
 	}
-	vsn, err := installedVersion(p)
+	vsn, err := otprel.InstalledVersion(p)
 	if err != nil {
 		return nil, err
 	}
@@ -243,19 +217,4 @@ func readBase(p string) (*base, error) {
 		add(name, content)
 		return err
 	})
-}
-
-// installedVersion is the release a target system's root boots: the one
-// releases/start_erl.data names, or its only release.
-func installedVersion(root string) (string, error) {
-	if data, err := os.ReadFile(filepath.Join(root, "releases", "start_erl.data")); err == nil {
-		if f := strings.Fields(string(data)); len(f) == 2 {
-			return f[1], nil
-		}
-	}
-	boots, _ := filepath.Glob(filepath.Join(root, "releases", "*", "start.boot"))
-	if len(boots) != 1 {
-		return "", fmt.Errorf("%d releases under releases/ and no start_erl.data to choose one", len(boots))
-	}
-	return filepath.Base(filepath.Dir(boots[0])), nil
 }
