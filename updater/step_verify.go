@@ -192,7 +192,7 @@ func (u *Updater) verified(ctx context.Context, h *bundle.Header, payload string
 	}
 	var files *otprel.ReleaseFiles
 	if m := hv.Manifest; m.Kind == bundle.KindRelease && m.Delta == nil {
-		if files, err = u.layOutFile(ctx, m.Version, payload); err != nil {
+		if files, err = u.layOutFile(ctx, m.Version, payload, m.Payload.Size); err != nil {
 			os.Remove(payload)
 			u.removeLayout()
 			return op, nil, err
@@ -205,19 +205,15 @@ func (u *Updater) verified(ctx context.Context, h *bundle.Header, payload string
 	return op, files, err
 }
 
-// layOutFile lays out release vsn from a whole verified tarball.
-func (u *Updater) layOutFile(ctx context.Context, vsn, tarball string) (*otprel.ReleaseFiles, error) {
-	l, err := u.newLayout(ctx, vsn)
+// layOutFile lays out release vsn from a whole verified tarball of size
+// bytes.
+func (u *Updater) layOutFile(ctx context.Context, vsn, tarball string, size int64) (*otprel.ReleaseFiles, error) {
+	r, err := u.startLayout(ctx, vsn, tarball)
 	if err != nil {
 		return nil, err
 	}
-	f, err := os.Open(tarball)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	files, err := layOut(f, l)
-	return files, tarballError(err)
+	r.tail.verified(size)
+	return r.wait(nil)
 }
 
 // operation is the operation a verified manifest asks for.
