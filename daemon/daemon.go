@@ -204,6 +204,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 					d.cfg.Log("%s: %s", dn.r.Outcome, dn.r.Reason)
 				}
 				d.startTransports(ctx)
+				d.cfg.Log("serving %s", d.cfg.Describe)
 				d.cfg.Notify.Ready("serving " + d.cfg.Describe)
 			case dn.req.agent:
 				// The new agent was not kept: serve again with this one.

@@ -2,6 +2,8 @@ package updater
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -123,6 +125,10 @@ func (u *Updater) startLayout(ctx context.Context, vsn, partial string) (*layout
 		defer close(r.done)
 		defer f.Close()
 		r.files, r.err = layOut(r.tail, l)
+		if r.err == nil {
+			// What follows the tarball's end, through the tail's hash.
+			_, r.err = io.Copy(io.Discard, r.tail)
+		}
 	}()
 	return r, nil
 }
@@ -192,11 +198,14 @@ func (u *Updater) verified(ctx context.Context, h *bundle.Header, payload string
 	}
 	var files *otprel.ReleaseFiles
 	if m := hv.Manifest; m.Kind == bundle.KindRelease && m.Delta == nil {
-		if files, err = u.layOutFile(ctx, m.Version, payload, m.Payload.Size); err != nil {
-			os.Remove(payload)
-			u.removeLayout()
-			return op, nil, err
-		}
+		files, err = u.layOutFile(ctx, m.Version, payload, m.Payload)
+	} else {
+		err = checkWhole(payload, m.Payload)
+	}
+	if err != nil {
+		os.Remove(payload)
+		u.removeLayout()
+		return op, nil, err
 	}
 	op, files, err = u.stage(ctx, hv, payload, files, true)
 	if op != nil {
@@ -205,15 +214,42 @@ func (u *Updater) verified(ctx context.Context, h *bundle.Header, payload string
 	return op, files, err
 }
 
-// layOutFile lays out release vsn from a whole verified tarball of size
-// bytes.
-func (u *Updater) layOutFile(ctx context.Context, vsn, tarball string, size int64) (*otprel.ReleaseFiles, error) {
+// layOutFile lays out release vsn from a whole tarball whose chunks a
+// transport has verified, and checks the whole payload's hash on the way
+// (chunks that arrived out of order were never hashed as one).
+func (u *Updater) layOutFile(ctx context.Context, vsn, tarball string, p bundle.Payload) (*otprel.ReleaseFiles, error) {
 	r, err := u.startLayout(ctx, vsn, tarball)
 	if err != nil {
 		return nil, err
 	}
-	r.tail.verified(size)
-	return r.wait(nil)
+	sum := sha256.New()
+	r.tail.sum = sum
+	r.tail.verified(p.Size)
+	files, err := r.wait(nil)
+	if err != nil {
+		return nil, err
+	}
+	if got := hex.EncodeToString(sum.Sum(nil)); got != p.SHA256 {
+		return nil, reject("payload: sha256 %s, manifest says %s", got, p.SHA256)
+	}
+	return files, nil
+}
+
+// checkWhole checks a whole payload file's hash against the manifest's.
+func checkWhole(path string, p bundle.Payload) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	sum := sha256.New()
+	if _, err := io.Copy(sum, f); err != nil {
+		return err
+	}
+	if got := hex.EncodeToString(sum.Sum(nil)); got != p.SHA256 {
+		return reject("payload: sha256 %s, manifest says %s", got, p.SHA256)
+	}
+	return nil
 }
 
 // operation is the operation a verified manifest asks for.

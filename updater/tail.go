@@ -1,6 +1,7 @@
 package updater
 
 import (
+	"hash"
 	"io"
 	"os"
 	"sync"
@@ -12,6 +13,7 @@ import (
 type tail struct {
 	f   *os.File
 	pos int64
+	sum hash.Hash // when set, every byte read is hashed
 
 	mu   sync.Mutex
 	more *sync.Cond
@@ -57,6 +59,9 @@ func (t *tail) Read(p []byte) (int, error) {
 	}
 	n, err := t.f.ReadAt(p[:min(int64(len(p)), end-t.pos)], t.pos)
 	t.pos += int64(n)
+	if t.sum != nil {
+		t.sum.Write(p[:n])
+	}
 	if err == io.EOF && n > 0 {
 		err = nil
 	}

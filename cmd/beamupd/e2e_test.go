@@ -469,15 +469,34 @@ func TestBeamupdKilledAndResumed(t *testing.T) {
 	}
 }
 
-// tree lists the files under dir with their sizes.
+// tree lists the files under a release root with their types and sizes,
+// but for the root's own log/ and tmp/, which the running node writes.
 func tree(t *testing.T, dir string) string {
+	t.Helper()
 	var b strings.Builder
-	filepath.Walk(dir, func(p string, info os.FileInfo, err error) error {
-		if err == nil && !strings.Contains(p, "/log/") && !strings.Contains(p, "/tmp/") {
-			fmt.Fprintf(&b, "%s %d\n", strings.TrimPrefix(p, dir), info.Size())
+	err := filepath.Walk(dir, func(p string, info os.FileInfo, err error) error {
+		if os.IsNotExist(err) {
+			return nil // gone while the walk went by
 		}
+		if err != nil {
+			return err
+		}
+		if rel := strings.TrimPrefix(p, dir); info.IsDir() && (rel == "/log" || rel == "/tmp") {
+			return filepath.SkipDir // the node's own, which it writes
+		}
+		size := info.Size()
+		if info.IsDir() {
+			size = 0 // a directory's size says nothing of what it holds
+		}
+		fmt.Fprintf(&b, "%s %s %d\n", strings.TrimPrefix(p, dir), info.Mode().Type(), size)
 		return nil
 	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b.Len() == 0 {
+		t.Fatalf("the release root %s lists nothing", dir)
+	}
 	return b.String()
 }
 

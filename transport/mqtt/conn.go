@@ -60,6 +60,11 @@ func Connect(ctx context.Context, o Options) (paho.Client, error) {
 	opts.SetClientID(o.ClientID)
 	opts.SetCleanSession(true)
 	opts.SetOrderMatters(false) // handlers must not block the client's router
+	// A message still on its way when its topic was unsubscribed (a chunk
+	// of a download given up) is acknowledged and dropped: paho leaves a
+	// message without a handler unacknowledged, and a broker sends nothing
+	// more to a client with its in-flight window full of them.
+	opts.SetDefaultPublishHandler(func(paho.Client, paho.Message) {})
 	opts.SetKeepAlive(30 * time.Second)
 	opts.SetConnectTimeout(10 * time.Second)
 	if o.Username != "" {

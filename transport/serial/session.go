@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -90,7 +91,9 @@ func (s *Session) Push(ctx context.Context, f File, r io.Reader, progress func(d
 	if _, err := s.until(ctx, "\n", 10*time.Second, nil); err != nil {
 		return nil, err
 	}
-	if err := Send(ctx, s.l, f, r, Options{Progress: progress}); err != nil {
+	// A device that cancels the transfer has refused what came: its
+	// reason and its reply follow, up to the prompt.
+	if err := Send(ctx, s.l, f, r, Options{Progress: progress}); err != nil && !errors.Is(err, ErrCancelled) {
 		return nil, fmt.Errorf("sending %s: %w", f.Name, err)
 	}
 	var lines []string

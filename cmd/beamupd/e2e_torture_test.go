@@ -1,0 +1,187 @@
+package main_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/beamup/beamup/internal/brokertest"
+	"github.com/beamup/beamup/report"
+	"github.com/beamup/beamup/updater"
+)
+
+// TestTorture kills, at a random moment, beamupd alone or beamupd and
+// the node together (a power cut), while a bundle arrives and installs
+// over a file, MQTT or the cable: a good hot upgrade (1.0.0 -> 1.1.0), a
+// broken one (1.1.0 -> 1.2.0, whose code_change fails) and a cold one
+// (1.0.0 -> 2.0.0). Then it starts what systemd would (the node after a
+// power cut, beamupd run) and checks what a user would: the node runs a
+// healthy permanent release, the broken one never; the journal is
+// finished; RELEASES holds no release left unpacked; staging is empty;
+// the bundle installs again with the outcome it should have; the
+// permanent release is what boots; no beamupd is left behind.
+// BEAMUP_TORTURE_TRIALS sets the trials (default 3: one per transport),
+// BEAMUP_TORTURE_SEED the seed (default: the time, logged).
+func TestTorture(t *testing.T) {
+	t.Parallel()
+	trials := 3
+	if n, err := strconv.Atoi(os.Getenv("BEAMUP_TORTURE_TRIALS")); err == nil && n > 0 {
+		trials = n
+	}
+	seed := uint64(time.Now().UnixNano())
+	if s, err := strconv.ParseUint(os.Getenv("BEAMUP_TORTURE_SEED"), 10, 64); err == nil {
+		seed = s
+	}
+	t.Logf("BEAMUP_TORTURE_SEED=%d", seed)
+	rng := rand.New(rand.NewPCG(seed, 1))
+	upgrades := []struct {
+		from, to string
+		good     bool
+		span     int // ms over which the kill falls
+	}{
+		{"1.0.0", "1.1.0", true, 1500},
+		{"1.1.0", "1.2.0", false, 2500},
+		{"1.0.0", "2.0.0", true, 4000},
+	}
+	for i := range trials {
+		tr := []string{"file", "mqtt", "serial"}[i%3]
+		up := upgrades[rng.IntN(len(upgrades))]
+		powerCut := rng.IntN(2) == 1
+		delay := time.Duration(rng.IntN(up.span)) * time.Millisecond
+		what := "beamupd"
+		if powerCut {
+			what = "power"
+		}
+		t.Run(fmt.Sprintf("%d/%s/%s/%s-%s", i, tr, up.to, what, delay), func(t *testing.T) {
+			t.Parallel()
+			torture(t, tr, up.from, up.to, up.good, powerCut, delay)
+		})
+	}
+}
+
+// readJournal reads the device's journal; none is an empty one.
+func readJournal(t *testing.T, d *device) updater.Journal {
+	var j updater.Journal
+	data, err := os.ReadFile(filepath.Join(d.stateDir, "journal.json"))
+	if err == nil {
+		err = json.Unmarshal(data, &j)
+	}
+	if err != nil && !os.IsNotExist(err) {
+		t.Fatal(err)
+	}
+	return j
+}
+
+func torture(t *testing.T, transport, from, to string, good, powerCut bool, delay time.Duration) {
+	var o deviceOpts
+	o.health = "gauge_health:check"
+	var url, laptop string
+	switch transport {
+	case "mqtt":
+		url = brokertest.Start(t, nil).URL("mqtt")
+		o.mqtt = mqttSection(url, "fleet")
+	case "serial":
+		var dev string
+		dev, laptop = cable(t)
+		o.mqtt = serialSection(dev)
+	}
+	d := newDevice(t, from, o)
+	bundle := signed(t, to)
+	beamupd, beamup := bins(t)
+
+	var id string
+	var victim *exec.Cmd
+	var dm *daemon
+	switch transport {
+	case "file":
+		victim = exec.Command(beamupd, "install", "--config", d.config, bundle)
+		if err := victim.Start(); err != nil {
+			t.Fatal(err)
+		}
+	case "mqtt":
+		dm = d.run()
+		id = publishBundle(t, url, bundle, "--group", "fleet")
+	case "serial":
+		dm = d.run()
+		victim = exec.Command(beamup, "serial", "--port", laptop, "push", bundle)
+		if err := victim.Start(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	time.Sleep(delay)
+	if dm != nil {
+		dm.stop() // SIGKILL
+	}
+	if victim != nil {
+		victim.Process.Kill()
+		victim.Wait()
+	}
+	if powerCut {
+		d.PowerCycle(t)
+	}
+
+	// What systemd starts next.
+	dm = d.run()
+	deadline := time.Now().Add(120 * time.Second)
+	for {
+		j := readJournal(t, d)
+		if strings.Contains(dm.log(), "serving ") && j.Op == nil && (transport != "mqtt" || j.Last != nil && j.Last.Bundle == id) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("beamupd run did not finish what it found: journal %+v\n%s", j, dm.log())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	dm.stop()
+	if j := readJournal(t, d); j.Last != nil {
+		t.Logf("%s: %s %s (%s)", transport, j.Last.Outcome, j.Last.Version, j.Last.Reason)
+	}
+
+	perm := d.permanentHealthy("gauge", "gauge_health:check")
+	if !good && perm == to {
+		t.Errorf("the broken %s is permanent", to)
+	}
+	for _, r := range d.releases() {
+		if vsn, status, _ := strings.Cut(r, ":"); status != "permanent" && status != "old" {
+			t.Errorf("release %s is left %s", vsn, status)
+		}
+	}
+	if left, _ := os.ReadDir(filepath.Join(d.stateDir, "staging")); len(left) > 0 {
+		var names []string
+		for _, e := range left {
+			names = append(names, e.Name())
+		}
+		t.Errorf("staging keeps %v", names)
+	}
+	if out, err := exec.Command("pgrep", "-f", d.config).Output(); err == nil {
+		t.Errorf("processes left behind: %s", out)
+	}
+	d.powerCycled("gauge", perm, "the torture")
+
+	// The bundle again, as a user would retry it.
+	if perm == from {
+		code, out := d.beamupd("install", bundle)
+		want := 0
+		if !good {
+			want = report.Reverted.ExitCode()
+		}
+		if code != want {
+			t.Errorf("install of %s again: exit %d, want %d\n%s", to, code, want, out)
+		}
+	}
+	want := to
+	if !good {
+		want = from
+	}
+	if v := d.appVersion("gauge"); v != want {
+		t.Errorf("in the end gauge %s runs, want %s", v, want)
+	}
+}
