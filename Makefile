@@ -42,13 +42,18 @@ fuzz:
 	  $(GO) test -run '^$$' -fuzz "^$${f#*:}$$" -fuzztime $(FUZZTIME) ./$${f%%:*}; \
 	done
 
-# beamupd killed with SIGKILL at random moments of hot upgrades of every
-# release tool, TRIALS times each (make test runs 2), then resumed: the
-# device must always boot a healthy permanent release. KILL_SEED repeats a run.
-TRIALS ?= 25
+# beamupd, or beamupd and the node together (a power cut), killed with
+# SIGKILL at random moments of installs over a file, MQTT and the cable,
+# hot, broken and cold (TestTorture, TORTURE trials; make test runs 3), and
+# of hot upgrades of every release tool (TRIALS each; make test runs 2);
+# then restarted: the device must always boot a healthy permanent release,
+# with nothing left behind. KILL_SEED and TORTURE_SEED repeat a run.
+TRIALS  ?= 25
+TORTURE ?= 100
 torture: setup
-	BEAMUP_KILL_TRIALS=$(TRIALS) BEAMUP_KILL_SEED=$(KILL_SEED) $(GO) test -count=1 -timeout 120m \
-	  -run 'TestKilledAtRandomEachTool|TestBeamupdKilledAndResumed|TestColdUpgradeKilledAtEachStep' ./cmd/beamupd
+	BEAMUP_KILL_TRIALS=$(TRIALS) BEAMUP_KILL_SEED=$(KILL_SEED) \
+	BEAMUP_TORTURE_TRIALS=$(TORTURE) BEAMUP_TORTURE_SEED=$(TORTURE_SEED) $(GO) test -count=1 -timeout 180m \
+	  -run 'TestTorture|TestKilledAtRandomEachTool|TestBeamupdKilledAndResumed|TestColdUpgradeKilledAtEachStep' ./cmd/beamupd
 
 # Unit tests only: no OTP node, no external tools.
 test-short:
