@@ -14,8 +14,8 @@ type Step string
 // The steps, named for what is under way once they are journaled.
 const (
 	Verified    Step = "verified"     // payload verified in staging; preflight under way
-	Copying     Step = "copying"      // tarball and .rel being copied into <root>/releases
-	Unpacking   Step = "unpacking"    // unpack_release (and check_install_release) under way
+	Copying     Step = "copying"      // the .rel being written into <root>/releases
+	Unpacking   Step = "unpacking"    // set_unpacked, the files checked (and check_install_release) under way
 	Installing  Step = "installing"   // hot: install_release under way
 	Booting     Step = "booting"      // cold: the next boot prepared to run the new release once
 	Rebooting   Step = "rebooting"    // cold: the node restarted onto the new release
@@ -97,8 +97,8 @@ func (d Def) AsksNode() bool { return d.back == backAsk }
 // Table is every step, in the order of the plans.
 var Table = []Def{
 	{Verified, "preflight: compare the running and the new release, choose hot or cold", "verifying", backDiscard},
-	{Copying, "copy the tarball and its .rel into <root>/releases", "installing", backUndo},
-	{Unpacking, "unpack_release; check_install_release when hot", "installing", backUndo},
+	{Copying, "write the release's .rel into <root>/releases", "installing", backUndo},
+	{Unpacking, "set_unpacked on the laid-out release, its files checked; check_install_release when hot", "installing", backUndo},
 	{Installing, "install_release: the point of no return of a hot upgrade", "installing", backRevert},
 	{Booting, "point the next boot at the new release, once; it is not permanent", "installing (cold)", backRevert},
 	{Rebooting, "restart the node through the control onto the new release; the boot points back", "rebooting", backRevert},

@@ -26,10 +26,12 @@ func (u *Updater) Install(ctx context.Context, path string) (*report.Result, err
 // file, a download, a serial transfer. Every source goes through the same
 // steps, which package plan lists in order (plan.Hot, plan.Cold):
 //
-//	verify      signature, policy, every chunk, into the state directory
+//	verify      signature, policy, every chunk, into the state directory;
+//	            the release laid out in new directories as chunks verify
 //	verified    preflight: compare running and new release; hot, cold, or refuse
-//	copying     tarball and .rel into <root>/releases; RELEASES prepared
-//	unpacking   unpack_release (hot: and check_install_release)
+//	copying     the .rel into <root>/releases
+//	unpacking   RELEASES prepared; set_unpacked; every laid-out file checked
+//	            (hot: and check_install_release)
 //	            -- point of no return --
 //	installing  hot: install_release, bounded in time
 //	booting     cold: the next boot runs the new release, once
