@@ -58,12 +58,12 @@ func (u *Updater) verify(ctx context.Context, in io.Reader, withLayout bool) (*O
 		},
 	}
 	h, verr := bundle.VerifyWith(ctx, in, u.cfg.Keys, opts, sw)
-	received := time.Now()
 	if verr == nil {
 		// The end of the archive: a sender streaming the bundle (the
 		// serial console) finishes its transfer only once it is read.
 		io.CopyN(io.Discard, in, 1<<20)
 	}
+	received := time.Now() // the bundle's last byte, its archive's end
 	var broken *report.TransferError
 	var judged *report.Error
 	if verr != nil && sw.err == nil && ctx.Err() == nil && !errors.As(verr, &judged) && !errors.As(verr, &broken) {
