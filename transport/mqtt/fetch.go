@@ -67,6 +67,12 @@ func (f *Fetcher) Offer(ctx context.Context, id string) (*bundle.Header, error) 
 	if err != nil {
 		return nil, err
 	}
+	return OpenOffer(id, data, f.Keys)
+}
+
+// OpenOffer reads the offer of bundle id and verifies its manifest's
+// signature; it trusts nothing of it before.
+func OpenOffer(id string, data []byte, keys []minisign.PublicKey) (*bundle.Header, error) {
 	if len(data) > MaxOffer {
 		return nil, fmt.Errorf("offer of bundle %.12s is %d bytes, more than %d", id, len(data), MaxOffer)
 	}
@@ -79,7 +85,7 @@ func (f *Fetcher) Offer(ctx context.Context, id string) (*bundle.Header, error) 
 	if got := bundle.ID([]byte(o.Manifest)); got != id {
 		return nil, fmt.Errorf("offer of bundle %.12s carries the manifest of bundle %.12s", id, got)
 	}
-	return bundle.VerifyManifest(f.Keys, []byte(o.Manifest), []byte(o.Signature))
+	return bundle.VerifyManifest(keys, []byte(o.Manifest), []byte(o.Signature))
 }
 
 // retained waits for the retained message on topic, asking again after
