@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -66,6 +67,18 @@ func TestTorture(t *testing.T) {
 	}
 }
 
+// startGroup starts beamupd in a process group of its own.
+func startGroup(t *testing.T, cmd *exec.Cmd) *daemon {
+	dm := &daemon{cmd: cmd}
+	cmd.Stdout, cmd.Stderr = dm, dm
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(dm.stop)
+	return dm
+}
+
 // readJournal reads the device's journal; none is an empty one.
 func readJournal(t *testing.T, d *device) updater.Journal {
 	var j updater.Journal
@@ -101,24 +114,22 @@ func torture(t *testing.T, transport, from, to string, good, powerCut bool, dela
 	var dm *daemon
 	switch transport {
 	case "file":
-		victim = exec.Command(beamupd, "install", "--config", d.config, bundle)
-		if err := victim.Start(); err != nil {
-			t.Fatal(err)
-		}
+		dm = startGroup(t, exec.Command(beamupd, "install", "--config", d.config, bundle))
 	case "mqtt":
-		dm = d.run()
+		dm = startGroup(t, exec.Command(beamupd, "run", "--config", d.config))
 		id = publishBundle(t, url, bundle, "--group", "fleet")
 	case "serial":
-		dm = d.run()
+		dm = startGroup(t, exec.Command(beamupd, "run", "--config", d.config))
 		victim = exec.Command(beamup, "serial", "--port", laptop, "push", bundle)
 		if err := victim.Start(); err != nil {
 			t.Fatal(err)
 		}
 	}
 	time.Sleep(delay)
-	if dm != nil {
-		dm.stop() // SIGKILL
-	}
+	// beamupd and what it runs (a control command restarting the node),
+	// as systemd's control-group kill or a power cut ends them.
+	syscall.Kill(-dm.cmd.Process.Pid, syscall.SIGKILL)
+	dm.cmd.Wait()
 	if victim != nil {
 		victim.Process.Kill()
 		victim.Wait()
