@@ -33,7 +33,6 @@ type layout struct {
 	used    map[string]bool
 	created []string        // top-most paths it created, in order
 	wiped   map[string]bool // own directories emptied of leftovers
-	files   int
 }
 
 // newLayout starts the layout of release vsn, or returns nil when
@@ -87,7 +86,6 @@ func (l *layout) member(h *tar.Header, name string) (io.Writer, error) {
 		if err != nil {
 			return nil, fmt.Errorf("laying out %s: %w", name, err)
 		}
-		l.files++
 		return &closingWriter{f: f}, nil
 	}
 	return nil, nil
