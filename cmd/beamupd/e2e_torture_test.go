@@ -139,6 +139,7 @@ func torture(t *testing.T, transport, from, to string, good, powerCut bool, dela
 	}
 
 	// What systemd starts next.
+	first := dm
 	dm = d.run()
 	started := time.Now()
 	for {
@@ -174,7 +175,7 @@ func torture(t *testing.T, transport, from, to string, good, powerCut bool, dela
 		for _, e := range left {
 			names = append(names, e.Name())
 		}
-		t.Errorf("staging keeps %v", names)
+		t.Errorf("staging keeps %v\nthe beamupd killed:\n%s\nthe next:\n%s", names, first.log(), dm.log())
 	}
 	if out, err := exec.Command("pgrep", "-f", d.config).Output(); err == nil {
 		t.Errorf("processes left behind: %s", out)
