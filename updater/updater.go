@@ -167,17 +167,27 @@ func (u *Updater) finish(op *Operation, outcome report.Outcome, reason string) *
 	if err != nil {
 		j = &Journal{}
 	}
+	// Only this operation's files: a download in progress stays. A
+	// release's go before the journal says it ended, so that a kill
+	// between the two leaves nothing for the next start to find: no way
+	// back from a step needs them, the release being laid out. A new
+	// beamupd's stays until then: resuming its swap needs it.
+	removeStaged := func() {
+		os.Remove(u.incoming())
+		if op.Bundle != "" {
+			os.Remove(u.staged(op))
+		}
+	}
+	if op.Kind != KindSelfUpdate {
+		removeStaged()
+	}
 	j.Op = nil
 	j.Last = r
 	u.current.Store(nil)
 	if err := u.journal.Save(j); err != nil {
 		u.Log("journal: %v", err)
 	}
-	// Only this operation's files: a download in progress stays.
-	os.Remove(u.incoming())
-	if op.Bundle != "" {
-		os.Remove(u.staged(op))
-	}
+	removeStaged()
 	return r
 }
 
