@@ -130,13 +130,17 @@ func ReadIndex(r io.Reader) ([]Entry, error) {
 	dec.DisallowUnknownFields()
 	var entries []Entry
 	seen := map[string]bool{}
-	for dec.More() {
+	for {
+		var e Entry
+		err := dec.Decode(&e)
+		if err == io.EOF {
+			break // and nothing else after the last entry
+		}
+		if err != nil {
+			return nil, fmt.Errorf("index line %d: %w", len(entries)+1, err)
+		}
 		if len(entries) == MaxEntries {
 			return nil, fmt.Errorf("index: more than %d entries", MaxEntries)
-		}
-		var e Entry
-		if err := dec.Decode(&e); err != nil {
-			return nil, fmt.Errorf("index line %d: %w", len(entries)+1, err)
 		}
 		if err := e.check(); err != nil {
 			return nil, fmt.Errorf("index line %d: %w", len(entries)+1, err)
