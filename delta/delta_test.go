@@ -179,3 +179,15 @@ func members(t *testing.T, p string, gz bool) map[string]string {
 	delete(m, ".")
 	return m
 }
+
+// An index ends after its last entry: nothing may hide behind a stray
+// bracket.
+func TestReadIndexEndsAtItsLastEntry(t *testing.T) {
+	good := `{"path":"a","mode":420,"size":0,"sha256":"e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"}` + "\n"
+	if e, err := ReadIndex(strings.NewReader(good)); err != nil || len(e) != 1 {
+		t.Fatalf("a one-line index: %v, %d entries", err, len(e))
+	}
+	if _, err := ReadIndex(strings.NewReader(good[:len(good)-1] + `]{"path":"../../x"}`)); err == nil {
+		t.Error("an index with a stray ] and a line after it was read")
+	}
+}
