@@ -328,7 +328,7 @@ func signedTarget(t *testing.T, key, scope, bundleID string, seq int64, valid ti
 
 func connect(t *testing.T, url string) paho.Client {
 	t.Helper()
-	c, err := mqtt.Connect(context.Background(), mqtt.Options{Broker: url, ClientID: fmt.Sprintf("test-%d", time.Now().UnixNano())})
+	c, err := mqtt.Connect(context.Background(), mqtt.Options{Broker: url, ClientID: fmt.Sprintf("test-%d", time.Now().UnixNano()), Reconnect: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -337,9 +337,19 @@ func connect(t *testing.T, url string) paho.Client {
 
 func pub(t *testing.T, c paho.Client, topic string, payload []byte) {
 	t.Helper()
-	tok := c.Publish(topic, 1, true, payload)
-	if !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
-		t.Fatalf("publishing %s: %v", topic, tok.Error())
+	for try := 1; ; try++ {
+		tok := c.Publish(topic, 1, true, payload)
+		if tok.WaitTimeout(10*time.Second) && tok.Error() == nil {
+			return
+		}
+		if try == 3 {
+			t.Fatalf("publishing %s: %v", topic, tok.Error())
+		}
+		// A broker saving its retained messages on a loaded machine can
+		// miss a keepalive and drop the connection: the client reconnects.
+		for deadline := time.Now().Add(15 * time.Second); !c.IsConnectionOpen() && time.Now().Before(deadline); {
+			time.Sleep(50 * time.Millisecond)
+		}
 	}
 }
 

@@ -9,7 +9,6 @@ import (
 	"os"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/beamup/beamup/report"
@@ -39,16 +38,42 @@ type Console struct {
 	// Log keeps recent events for the log command.
 	Log *Ring
 
-	busy atomic.Bool // an operation started here is under way: show its steps
-	in   *line       // the port with what has been read ahead
+	mu sync.Mutex
+	// busy: an operation started here is under way, its steps shown;
+	// held: they are held while a transfer still uses the line.
+	busy, held bool
+	pending    []string
+	in         *line // the port with what has been read ahead
 }
 
 // Event records a step of any operation; while the console runs one
 // itself, the step is printed as it happens.
 func (c *Console) Event(e report.Event) {
 	c.Log.Add("%s", e.Message)
-	if c.busy.Load() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	switch {
+	case c.held:
+		c.pending = append(c.pending, e.Message)
+	case c.busy:
 		c.printf("  %s\r\n", e.Message)
+	}
+}
+
+// show sets whether the steps of an operation started here are shown; a
+// receive holds them until its transfer has left the line, then shows
+// what it held.
+func (c *Console) show(busy, held bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.busy, c.held = busy, held
+	if !held {
+		if busy {
+			for _, m := range c.pending {
+				c.printf("  %s\r\n", m)
+			}
+		}
+		c.pending = nil
 	}
 }
 
@@ -87,9 +112,9 @@ func (c *Console) Run(ctx context.Context) error {
 				c.printf("%s\r\n", l)
 			}
 		case "rollback":
-			c.busy.Store(true)
+			c.show(true, false)
 			r, err := c.Installer.Rollback(ctx)
-			c.busy.Store(false)
+			c.show(false, false)
 			c.outcome(r, err)
 		default:
 			c.printf("unknown command %q; try help\r\n", cmd)
@@ -161,6 +186,7 @@ func (c *Console) receive(ctx context.Context) {
 		err error
 	}
 	done := make(chan installed, 1)
+	c.show(true, true) // the install runs as the bytes arrive
 	go func() {
 		r, err := c.Installer.InstallFrom(ctx, "bundle from the serial console", pr)
 		// An install that stopped reading (refused, busy) stops the
@@ -181,6 +207,7 @@ func (c *Console) receive(ctx context.Context) {
 	c.in.drain(ctx)
 	if err != nil && !errors.Is(err, errInstallEnded) {
 		<-done
+		c.show(false, false)
 		c.Log.Add("receive failed: transfer broken off: %v", err)
 		c.printf("\r\nreceive failed: transfer broken off (%v); nothing was installed\r\n", err)
 		c.reply(Reply{NotReceived: true, Reason: err.Error()})
@@ -190,9 +217,9 @@ func (c *Console) receive(ctx context.Context) {
 		c.Log.Add("received %s (%d bytes)", file.Name, file.Size)
 		c.printf("received %s (%d bytes); installing\r\n", file.Name, file.Size)
 	}
-	c.busy.Store(true)
+	c.show(true, false)
 	res := <-done
-	c.busy.Store(false)
+	c.show(false, false)
 	c.outcome(res.r, res.err)
 }
 
