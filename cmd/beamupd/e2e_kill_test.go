@@ -27,16 +27,7 @@ import (
 // BEAMUP_KILL_SEED the seed (default: the time, logged).
 func TestKilledAtRandomEachTool(t *testing.T) {
 	t.Parallel()
-	trials := 2
-	if n, err := strconv.Atoi(os.Getenv("BEAMUP_KILL_TRIALS")); err == nil && n > 0 {
-		trials = n
-	}
-	seed := uint64(time.Now().UnixNano())
-	if s, err := strconv.ParseUint(os.Getenv("BEAMUP_KILL_SEED"), 10, 64); err == nil {
-		seed = s
-	}
-	t.Logf("BEAMUP_KILL_SEED=%d", seed)
-	rng := rand.New(rand.NewPCG(seed, 0))
+	trials, rng := trialsOf(t, "BEAMUP_KILL", 2, 0)
 	for _, c := range []struct {
 		flavor *otptest.Flavor
 		app    string
@@ -96,6 +87,21 @@ func TestKilledAtRandomEachTool(t *testing.T) {
 			})
 		}
 	}
+}
+
+// trialsOf reads PREFIX_TRIALS (default n) and PREFIX_SEED (default the
+// time, logged so that a run can be repeated) and returns the trials and
+// a random source on stream of the seed.
+func trialsOf(t *testing.T, prefix string, n int, stream uint64) (int, *rand.Rand) {
+	if v, err := strconv.Atoi(os.Getenv(prefix + "_TRIALS")); err == nil && v > 0 {
+		n = v
+	}
+	seed := uint64(time.Now().UnixNano())
+	if s, err := strconv.ParseUint(os.Getenv(prefix+"_SEED"), 10, 64); err == nil {
+		seed = s
+	}
+	t.Logf("%s_SEED=%d", prefix, seed)
+	return n, rand.New(rand.NewPCG(seed, stream))
 }
 
 // permanentHealthy fails the test unless the node runs its permanent

@@ -3,11 +3,9 @@ package main_test
 import (
 	"encoding/json"
 	"fmt"
-	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -32,16 +30,7 @@ import (
 // BEAMUP_TORTURE_SEED the seed (default: the time, logged).
 func TestTorture(t *testing.T) {
 	t.Parallel()
-	trials := 3
-	if n, err := strconv.Atoi(os.Getenv("BEAMUP_TORTURE_TRIALS")); err == nil && n > 0 {
-		trials = n
-	}
-	seed := uint64(time.Now().UnixNano())
-	if s, err := strconv.ParseUint(os.Getenv("BEAMUP_TORTURE_SEED"), 10, 64); err == nil {
-		seed = s
-	}
-	t.Logf("BEAMUP_TORTURE_SEED=%d", seed)
-	rng := rand.New(rand.NewPCG(seed, 1))
+	trials, rng := trialsOf(t, "BEAMUP_TORTURE", 3, 1)
 	upgrades := []struct {
 		from, to string
 		good     bool
