@@ -87,11 +87,13 @@ func (u *Updater) InstallVerified(ctx context.Context, name string, h *bundle.He
 }
 
 // rejected records an install that stopped before any change, when no
-// plan has started yet.
+// plan has started yet; what its layout had made goes (discard does it
+// for the rest).
 func (u *Updater) rejected(op *Operation, err error) (*report.Result, error) {
 	var broken *report.TransferError
 	if errors.As(err, &broken) {
 		// Nothing arrived to judge: no result is recorded.
+		u.removeLayout()
 		os.Remove(u.incoming())
 		if op != nil && op.Bundle != "" {
 			os.Remove(u.staged(op))

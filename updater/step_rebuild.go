@@ -52,10 +52,9 @@ func (u *Updater) rebuild(ctx context.Context, m *bundle.Manifest, payload strin
 	switch {
 	case errors.As(err, &base):
 		return nil, reject("delta against %s %s: %v here; send the full bundle", m.Name, d.Base, base)
+	case errors.As(lerr, new(*layoutError)):
+		return nil, tarballError(lerr) // the rebuild failed because the layout could not write
 	case err != nil && ctx.Err() == nil:
-		if lerr != nil && errors.As(lerr, new(*layoutError)) {
-			return nil, tarballError(lerr)
-		}
 		return nil, reject("%v", err)
 	case err != nil:
 		return nil, err

@@ -42,7 +42,7 @@ func (u *Updater) unpack(ctx context.Context, op *Operation, files *otprel.Relea
 	}
 	u.Log("unpacked %s %s", op.Name, op.Version)
 	failpoint.Hit("unpacked")
-	if err := u.checkUnpacked(ctx, op, files); err != nil {
+	if err := u.checkUnpacked(op, files); err != nil {
 		return err
 	}
 	if op.MakeRelup {
@@ -90,21 +90,23 @@ func (u *Updater) makeRelup(ctx context.Context, op *Operation) error {
 // release_handler extracts without overwriting, so that a retry would
 // reuse them and the node would later fail to boot. What another release
 // on the node uses stays; without the node's word nothing is removed.
-// It returns what it removed.
-func (u *Updater) removeUnpacked(ctx context.Context, op *Operation) (removed []string) {
+// Since beamupd lays releases out itself (layout.go, which records and
+// removes its own), this serves an unpack_release that an earlier
+// beamupd began.
+func (u *Updater) removeUnpacked(ctx context.Context, op *Operation) {
 	data, err := os.ReadFile(u.releaseBase(op) + ".rel")
 	if err != nil {
-		return nil // copied before any unpack: nothing was extracted
+		return // copied before any unpack: nothing was extracted
 	}
 	rel, err := otprel.ParseRel(data)
 	if err != nil {
 		u.Log("cleanup: %v", err)
-		return nil
+		return
 	}
 	used, err := u.usedByOthers(ctx, op.Version)
 	if err != nil {
 		u.Log("cleanup: %v; what unpack_release extracted stays", err)
-		return nil
+		return
 	}
 	var gone []string
 	for _, a := range rel.Apps {
@@ -123,11 +125,8 @@ func (u *Updater) removeUnpacked(ctx context.Context, op *Operation) (removed []
 		}
 		if err := os.RemoveAll(p); err != nil {
 			u.Log("cleanup: %v", err)
-			continue
 		}
-		removed = append(removed, d)
 	}
-	return removed
 }
 
 // registered says whether release_handler knows release vsn.
@@ -170,19 +169,16 @@ func (u *Updater) usedByOthers(ctx context.Context, vsn string) (map[string]bool
 	return used, nil
 }
 
-// checkUnpacked compares every file that unpacking op's release laid out
-// (its own lib/APP-VSN and erts-VSN directories, releases/VSN) with the
-// verified tarball, size and SHA-256, and has them on disk before the
-// point of no return: a file torn by an earlier power cut, which
-// release_handler would not overwrite, never boots. Directories the
-// running release shares were installed and checked before.
-func (u *Updater) checkUnpacked(ctx context.Context, op *Operation, files *otprel.ReleaseFiles) error {
+// checkUnpacked compares every file the layout wrote into the release's
+// directories (files.Sums holds what it wrote, read from the verified
+// tarball as it went) with what is on disk, size and SHA-256, before the
+// point of no return: a file torn or changed since never boots. The
+// layout synced them already. Files it added elsewhere (bin/, the top of
+// releases/) are the later steps' to rewrite, as unpack_release leaves
+// them to be.
+func (u *Updater) checkUnpacked(op *Operation, files *otprel.ReleaseFiles) error {
 	if files == nil {
 		return nil
-	}
-	used, err := u.usedByOthers(ctx, op.Version)
-	if err != nil {
-		return fmt.Errorf("checking the unpacked release: %w", err)
 	}
 	root, err := os.OpenRoot(u.cfg.Root)
 	if err != nil {
@@ -191,17 +187,13 @@ func (u *Updater) checkUnpacked(ctx context.Context, op *Operation, files *otpre
 	defer root.Close()
 	checked := 0
 	for name, want := range files.Sums {
-		if !laidOut(name, op.Version, used) {
+		if !laidOut(name, op.Version, nil) {
 			continue
 		}
 		if err := checkFile(root, name, want); err != nil {
 			return fmt.Errorf("checking the unpacked release: %w", err)
 		}
 		checked++
-	}
-	// One syncfs for the whole release rather than an fsync per file.
-	if err := durable.SyncFS(u.cfg.Root); err != nil {
-		return fmt.Errorf("checking the unpacked release: %w", err)
 	}
 	u.Log("checked the %d files unpacking wrote against the bundle", checked)
 	return nil
@@ -228,8 +220,8 @@ func checkFile(root *os.Root, name string, want otprel.Sum) error {
 
 // laidOut says whether unpacking release vsn writes the tarball's file
 // name: it is in a directory of its own (lib/APP-VSN and erts-VSN that no
-// other release uses, releases/VSN). Files in directories another release
-// uses are kept as they are by release_handler.
+// other release uses, by used, releases/VSN). Files in directories another
+// release uses are kept as they are by release_handler.
 func laidOut(name, vsn string, used map[string]bool) bool {
 	parts := strings.SplitN(name, "/", 3)
 	switch {

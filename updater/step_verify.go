@@ -87,7 +87,6 @@ func (u *Updater) verify(ctx context.Context, in io.Reader, withLayout bool) (*O
 		}
 	}
 	if verr != nil {
-		u.removeLayout()
 		var op *Operation
 		if h != nil {
 			op = operation(h)
@@ -136,11 +135,7 @@ func (u *Updater) startLayout(ctx context.Context, vsn, partial string) (*layout
 // wait ends the layout once the verification has ended with verr, and
 // returns the release it read.
 func (r *layoutRun) wait(verr error) (*otprel.ReleaseFiles, error) {
-	if verr == nil {
-		r.tail.stop(nil)
-	} else {
-		r.tail.stop(verr)
-	}
+	r.tail.stop(verr)
 	<-r.done
 	return r.files, tarballError(r.err)
 }
@@ -204,7 +199,6 @@ func (u *Updater) verified(ctx context.Context, h *bundle.Header, payload string
 	}
 	if err != nil {
 		os.Remove(payload)
-		u.removeLayout()
 		return op, nil, err
 	}
 	op, files, err = u.stage(ctx, hv, payload, files, true)
@@ -278,12 +272,10 @@ func (u *Updater) stage(ctx context.Context, h *bundle.Header, path string, file
 	if h.Manifest.Delta != nil {
 		var err error
 		if files, err = u.rebuild(ctx, h.Manifest, path, withLayout); err != nil {
-			u.removeLayout()
 			return op, nil, err
 		}
 	} else if err := os.Rename(path, staged); err != nil {
 		os.Remove(path)
-		u.removeLayout()
 		return op, nil, fmt.Errorf("staging payload: %w", err)
 	}
 	if op.Kind == KindSelfUpdate {
@@ -300,7 +292,6 @@ func (u *Updater) stage(ctx context.Context, h *bundle.Header, path string, file
 		}
 	}
 	if files.Name != op.Name || files.Version != op.Version {
-		u.removeLayout()
 		return op, nil, reject("payload holds release %s %s, manifest says %s %s", files.Name, files.Version, op.Name, op.Version)
 	}
 	u.Log("verified bundle %.12s: %s %s", op.Bundle, op.Name, op.Version)
