@@ -23,7 +23,14 @@ import (
 // base, made by the real beamup command.
 func deltaOf(t *testing.T, vsn, base string, extra ...string) string {
 	t.Helper()
-	return signed(t, vsn, append([]string{"--base", otptest.Tarball(t, base)}, extra...)...)
+	return deltaOfFlavor(t, otptest.Gauge, vsn, base, extra...)
+}
+
+// deltaOfFlavor is the flavor's sample bundle of vsn as a delta against
+// its release base, made by the real beamup command.
+func deltaOfFlavor(t *testing.T, f *otptest.Flavor, vsn, base string, extra ...string) string {
+	t.Helper()
+	return signedOf(t, f, vsn, append([]string{"--base", f.Tarball(t, base)}, extra...)...)
 }
 
 // A delta of 1.0.0 -> 1.1.0 is a small part of the full bundle, and a
