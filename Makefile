@@ -4,6 +4,11 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 COMMIT  ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
 LDFLAGS := -s -w -buildid= -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 BIN     := bin
+# beamupd, the device binary, is compiled without inlining but in the
+# packages that read a release tarball: 0.8 MiB less on arm64 (8.25 to
+# 7.44 MiB), for boards with little flash, at the cost make bench shows.
+# SHA-256 and the ciphers of TLS are assembly, which inlining does not touch.
+DEVICE_GCFLAGS ?= -gcflags=all=-l -gcflags=compress/...= -gcflags=hash/...= -gcflags=archive/tar= -gcflags=bufio= -gcflags=io=
 DIST    := dist
 # GOOS/GOARCH/GOARM of each device architecture, and the name of its build.
 CROSS   := linux/amd64/ linux/arm64/ linux/arm/7 linux/riscv64/
@@ -17,7 +22,7 @@ setup:
 	@scripts/setup-os.sh
 
 build:
-	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/beamupd ./cmd/beamupd
+	CGO_ENABLED=0 $(GO) build -trimpath $(DEVICE_GCFLAGS) -ldflags '$(LDFLAGS)' -o $(BIN)/beamupd ./cmd/beamupd
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/beamup ./cmd/beamup
 
 # The whole suite: formatting, vet, and every test, with the race
@@ -68,7 +73,8 @@ cross:
 	  os=$${t%%/*}; rest=$${t#*/}; arch=$${rest%%/*}; arm=$${rest#*/}; \
 	  name=$$os-$$arch$${arm:+v$$arm}; \
 	  for c in beamupd beamup; do \
-	    CGO_ENABLED=0 GOOS=$$os GOARCH=$$arch GOARM=$$arm $(GO) build -trimpath -ldflags '$(LDFLAGS)' \
+	    gc=; [ $$c = beamupd ] && gc='$(DEVICE_GCFLAGS)'; \
+	    CGO_ENABLED=0 GOOS=$$os GOARCH=$$arch GOARM=$$arm $(GO) build -trimpath $$gc -ldflags '$(LDFLAGS)' \
 	      -o $(DIST)/$$c-$$name ./cmd/$$c; \
 	    file $(DIST)/$$c-$$name | grep -q 'statically linked' || { file $(DIST)/$$c-$$name; echo "not static"; exit 1; }; \
 	  done; \
@@ -86,7 +92,7 @@ demo: setup build
 	@scripts/demo.sh $(BIN)
 
 bench: setup build
-	@scripts/bench.sh $(BIN)
+	@DEVICE_GCFLAGS='$(DEVICE_GCFLAGS)' scripts/bench.sh $(BIN)
 
 clean:
 	rm -rf $(BIN) $(DIST)

@@ -10,7 +10,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -23,7 +22,7 @@ import (
 type Updater interface {
 	Resume(ctx context.Context) (*report.Result, error)
 	InstallFrom(ctx context.Context, name string, r io.Reader) (*report.Result, error)
-	InstallVerified(ctx context.Context, name string, h *bundle.Header, payload string) (*report.Result, error)
+	InstallFetched(ctx context.Context, name string, h *bundle.Header, path string, fetch func(ctx context.Context, verified func(n int64)) error) (*report.Result, error)
 	Rollback(ctx context.Context) (*report.Result, error)
 	Status(ctx context.Context) (*report.Status, error)
 	Check(ctx context.Context, h *bundle.Header) error
@@ -381,14 +380,19 @@ func (d *Daemon) InstallFrom(ctx context.Context, name string, r io.Reader) (*re
 	}, nil)
 }
 
-// InstallVerified installs a bundle whose payload a transport verified as
-// it arrived, and takes the payload file over: the operation moves it into
-// staging (or removes it), so that it never depends on a requester that
-// has gone; when no operation starts, the file is removed at once.
-func (d *Daemon) InstallVerified(ctx context.Context, name string, h *bundle.Header, payload string) (*report.Result, error) {
+// InstallFetched installs a bundle whose payload fetch downloads into
+// path as part of the operation (MQTT); each part of the payload that
+// verifies counts as progress. A payload given up is removed by the
+// updater; one that broke off stays, to be resumed.
+func (d *Daemon) InstallFetched(ctx context.Context, name string, h *bundle.Header, path string, fetch func(ctx context.Context, verified func(n int64)) error) (*report.Result, error) {
 	return d.do(ctx, "install "+name, func(ctx context.Context) (*report.Result, error) {
-		return d.u.InstallVerified(ctx, name, h, payload)
-	}, func() { os.Remove(payload) })
+		return d.u.InstallFetched(ctx, name, h, path, func(ctx context.Context, verified func(n int64)) error {
+			return fetch(ctx, func(n int64) {
+				d.Progress()
+				verified(n)
+			})
+		})
+	}, nil)
 }
 
 // Rollback goes back to the previous release, unless an operation is

@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"io"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -21,6 +19,7 @@ type fakeUpdater struct {
 	started chan struct{} // optional: told when an install begins
 	staged  bool
 	read    chan []byte // optional: what the install read, once released
+	fetched chan int64  // optional: the last length a fetch said had verified
 }
 
 func (f *fakeUpdater) Resume(context.Context) (*report.Result, error) { return nil, nil }
@@ -41,14 +40,15 @@ func (f *fakeUpdater) InstallFrom(ctx context.Context, name string, r io.Reader)
 	}
 	return &report.Result{Outcome: report.Committed}, nil
 }
-func (f *fakeUpdater) InstallVerified(ctx context.Context, name string, h *bundle.Header, payload string) (*report.Result, error) {
-	defer os.Remove(payload)
-	r, err := os.Open(payload)
-	if err != nil {
+func (f *fakeUpdater) InstallFetched(ctx context.Context, name string, h *bundle.Header, path string, fetch func(context.Context, func(int64)) error) (*report.Result, error) {
+	var got int64
+	if err := fetch(ctx, func(n int64) { got = n }); err != nil {
 		return nil, err
 	}
-	defer r.Close()
-	return f.InstallFrom(ctx, name, r)
+	if f.fetched != nil {
+		f.fetched <- got
+	}
+	return &report.Result{Outcome: report.Committed}, nil
 }
 func (f *fakeUpdater) Rollback(context.Context) (*report.Result, error)       { return nil, nil }
 func (f *fakeUpdater) Status(context.Context) (*report.Status, error)         { return nil, nil }
@@ -211,49 +211,31 @@ func TestStopWaitsForTheOperation(t *testing.T) {
 	}
 }
 
-// A requester that goes away while its install runs takes nothing with
-// it: the install reads the whole payload it was handed, then removes it.
-// A payload handed over to a busy daemon is removed at once.
-func TestInstallVerifiedOwnsThePayload(t *testing.T) {
-	f := &fakeUpdater{release: make(chan struct{}), started: make(chan struct{}, 1), read: make(chan []byte, 1)}
-	d, _, _, cancel := start(t, f, time.Minute, func(ctx context.Context) error { <-ctx.Done(); return nil })
+// A download that is part of an operation keeps the watchdog fed while
+// its chunks verify, for longer than an operation may stay silent; what
+// it verified reaches the updater.
+func TestFetchCountsAsProgress(t *testing.T) {
+	f := &fakeUpdater{fetched: make(chan int64, 1)}
+	d, n, _, cancel := start(t, f, 200*time.Millisecond, func(ctx context.Context) error { <-ctx.Done(); return nil })
 	defer cancel()
-	dir := t.TempDir()
-	path := filepath.Join(dir, "a.bundle")
-	want := []byte(strings.Repeat("bundle bytes ", 1000))
-	if err := os.WriteFile(path, want, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	cctx, pull := context.WithCancel(context.Background())
+	fed := n.count()
 	done := make(chan error, 1)
-	go func() { _, err := d.InstallVerified(cctx, "a", nil, path); done <- err }()
-	<-f.started
-	pull() // the cable
-	if err := <-done; !errors.Is(err, context.Canceled) {
-		t.Errorf("InstallVerified after its requester went: %v, want context.Canceled", err)
+	go func() {
+		_, err := d.InstallFetched(context.Background(), "mqtt", nil, "", func(ctx context.Context, verified func(int64)) error {
+			for i := range 10 { // 0.5 s in all, past StuckAfter
+				time.Sleep(50 * time.Millisecond)
+				verified(int64(i+1) << 20)
+			}
+			return nil
+		})
+		done <- err
+	}()
+	time.Sleep(400 * time.Millisecond)
+	waitDogs(t, n, fed+5) // fed on, past StuckAfter
+	if err := <-done; err != nil {
+		t.Fatalf("InstallFetched: %v", err)
 	}
-
-	busy := filepath.Join(dir, "b.bundle")
-	os.WriteFile(busy, want, 0o644)
-	if _, err := d.InstallVerified(context.Background(), "b", nil, busy); !errors.Is(err, report.ErrBusy) {
-		t.Errorf("second install: %v, want busy", err)
-	}
-	if _, err := os.Stat(busy); !errors.Is(err, os.ErrNotExist) {
-		t.Errorf("the file handed to a busy daemon is still there: %v", err)
-	}
-
-	close(f.release)
-	if got := <-f.read; string(got) != string(want) {
-		t.Errorf("the install read %d bytes, want %d", len(got), len(want))
-	}
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the install did not remove the file it was handed")
-		}
-		time.Sleep(10 * time.Millisecond)
+	if got := <-f.fetched; got != 10<<20 {
+		t.Errorf("the updater was told %d bytes verified, want %d", got, 10<<20)
 	}
 }

@@ -63,23 +63,25 @@ func (u *Updater) InstallFrom(ctx context.Context, name string, r io.Reader) (*r
 	return u.run(ctx, op, files, plan.Of(op.Kind, "").First())
 }
 
-// InstallVerified installs a bundle whose payload, at payload, a
-// transport has already verified against the signed manifest h as it
-// arrived (MQTT's chunks). It takes the file over: it is moved into
-// staging, or removed when the install stops first.
-func (u *Updater) InstallVerified(ctx context.Context, name string, h *bundle.Header, payload string) (*report.Result, error) {
+// InstallFetched installs bundle h, whose signed manifest a transport
+// has read, and whose payload fetch writes into path out of order, each
+// chunk checked as it comes (MQTT). The download is part of the
+// operation: the release is laid out as the verified prefix grows, so the
+// last chunk is followed only by the install's own steps. A fetch that
+// broke off changes nothing and leaves path to be resumed; otherwise the
+// file is taken over: moved into staging, or removed when the install
+// stops first.
+func (u *Updater) InstallFetched(ctx context.Context, name string, h *bundle.Header, path string, fetch Fetch) (*report.Result, error) {
 	lock, err := Acquire(u.cfg.StateDir, "install "+name)
 	if err != nil {
-		os.Remove(payload)
 		return nil, err
 	}
 	defer lock.Release()
 	if _, err := u.resume(ctx); err != nil {
-		os.Remove(payload)
 		return nil, err
 	}
 	u.sweep(operationLeftovers)
-	op, files, err := u.verified(ctx, h, payload)
+	op, files, err := u.fetched(ctx, h, path, fetch)
 	if err != nil {
 		return u.rejected(op, err)
 	}

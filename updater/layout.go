@@ -143,6 +143,10 @@ func (l *layout) record(name string) error {
 	return nil
 }
 
+// sync puts what the layout wrote so far on disk, while it waits for
+// more of the payload; close syncs the rest.
+func (l *layout) sync() { durable.SyncFS(l.u.cfg.Root) }
+
 // close ends the layout: the files it wrote are on disk, and still
 // recorded until the release is registered.
 func (l *layout) close() error {

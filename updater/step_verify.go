@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"os"
 	"path/filepath"
@@ -45,7 +46,7 @@ func (u *Updater) verify(ctx context.Context, in io.Reader, withLayout bool) (*O
 				return nil // a delta is laid out as it is rebuilt
 			}
 			var lerr error
-			if lay, lerr = u.startLayout(ctx, m.Version, partial); lerr != nil {
+			if lay, lerr = u.startLayout(ctx, m.Version, partial, nil); lerr != nil {
 				// The node's word is needed: the device's problem.
 				return &report.Error{Outcome: report.Failed, Err: lerr}
 			}
@@ -100,6 +101,17 @@ func (u *Updater) verify(ctx context.Context, in io.Reader, withLayout bool) (*O
 	return op, files, err
 }
 
+// sumFile hashes the file at path into h.
+func sumFile(h hash.Hash, path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	_, err = io.Copy(h, f)
+	return err
+}
+
 // layoutRun is a layout that follows a verification.
 type layoutRun struct {
 	tail  *tail
@@ -109,8 +121,8 @@ type layoutRun struct {
 }
 
 // startLayout lays out release vsn from the file partial as its chunks
-// verify.
-func (u *Updater) startLayout(ctx context.Context, vsn, partial string) (*layoutRun, error) {
+// verify, hashing what it reads into sum when sum is not nil.
+func (u *Updater) startLayout(ctx context.Context, vsn, partial string, sum hash.Hash) (*layoutRun, error) {
 	l, err := u.newLayout(ctx, vsn)
 	if err != nil {
 		return nil, err
@@ -120,6 +132,10 @@ func (u *Updater) startLayout(ctx context.Context, vsn, partial string) (*layout
 		return nil, err
 	}
 	r := &layoutRun{tail: newTail(f), done: make(chan struct{})}
+	r.tail.sum = sum
+	if l != nil {
+		r.tail.idle = l.sync
+	}
 	go func() {
 		defer close(r.done)
 		defer f.Close()
@@ -158,92 +174,94 @@ func tarballError(err error) error {
 	return reject("payload: %v", err)
 }
 
-// verified takes over a payload that a transport has verified against
-// the signed manifest, chunk by chunk, as it arrived: the manifest's
-// signature and the policy are checked again (they are small), the
-// payload is neither hashed nor copied again, only synced to disk, and a
-// release is laid out from it.
-func (u *Updater) verified(ctx context.Context, h *bundle.Header, payload string) (*Operation, *otprel.ReleaseFiles, error) {
-	received := time.Now()
+// Fetch is a transport's download of a payload that arrives out of order
+// (MQTT's retained chunks): it writes the payload into its file, checks
+// each chunk against the signed manifest before writing it, and calls
+// verified with the length of the prefix that has verified whole, as it
+// grows. It returns a *report.TransferError when it broke off for a
+// passing reason (the file stays, to be resumed), a rejection when a
+// chunk was wrong.
+type Fetch = func(ctx context.Context, verified func(n int64)) error
+
+// fetched fetches the payload of a bundle whose manifest a transport has
+// verified into path. The manifest's signature and the policy are checked
+// again (they are small). A release is laid out from the verified prefix
+// as it grows, so that when the last chunk is in only its last part is
+// left to lay out; the layout also hashes the whole payload as it reads
+// it, in order, against the manifest's sha256 (chunks that came out of
+// order were never hashed as one), which is all the payload's reading
+// after the last byte.
+func (u *Updater) fetched(ctx context.Context, h *bundle.Header, path string, fetch Fetch) (*Operation, *otprel.ReleaseFiles, error) {
 	hv, err := bundle.VerifyManifest(u.cfg.Keys, h.Raw, h.Signature)
 	if err == nil {
 		err = u.policy(ctx)(hv)
 	}
 	if err != nil {
-		os.Remove(payload)
+		os.Remove(path)
 		if report.OutcomeOf(err) != report.Rejected {
 			err = &report.Error{Outcome: report.Rejected, Err: err}
 		}
 		return nil, nil, err
 	}
 	op := operation(hv)
-	if st, err := os.Stat(payload); err != nil || st.Size() != hv.Manifest.Payload.Size {
-		os.Remove(payload)
-		return op, nil, reject("payload handed over is not the manifest's %d bytes", hv.Manifest.Payload.Size)
-	}
-	if hv.Manifest.Kind == bundle.KindAgent {
-		if err := durable.SyncFile(payload); err != nil {
-			os.Remove(payload)
-			return op, nil, fmt.Errorf("staging payload: %w", err)
-		}
-	}
+	m := hv.Manifest
 	if err := os.MkdirAll(u.stagingDir(), 0o755); err != nil {
-		os.Remove(payload)
 		return op, nil, fmt.Errorf("creating staging: %w", err)
 	}
+	// The layout reads the file from its start, as the fetch fills it.
+	f, err := os.OpenFile(path, os.O_RDONLY|os.O_CREATE, 0o644)
+	if err != nil {
+		return op, nil, fmt.Errorf("staging the download: %w", err)
+	}
+	f.Close()
+	var lay *layoutRun
+	whole := sha256.New()
+	if m.Kind == bundle.KindRelease && m.Delta == nil {
+		if lay, err = u.startLayout(ctx, m.Version, path, whole); err != nil {
+			return op, nil, &report.Error{Outcome: report.Failed, Err: err}
+		}
+	}
+	err = fetch(ctx, func(n int64) {
+		if lay != nil {
+			lay.tail.verified(n)
+		}
+	})
+	received := time.Now()
+	if err == nil {
+		if st, serr := os.Stat(path); serr != nil || st.Size() != m.Payload.Size {
+			err = reject("payload fetched is not the manifest's %d bytes", m.Payload.Size)
+		}
+	}
 	var files *otprel.ReleaseFiles
-	if m := hv.Manifest; m.Kind == bundle.KindRelease && m.Delta == nil {
-		files, err = u.layOutFile(ctx, m.Version, payload, m.Payload)
-	} else {
-		err = checkWhole(payload, m.Payload)
+	if lay != nil {
+		if err == nil {
+			lay.tail.verified(m.Payload.Size)
+		}
+		var lerr error
+		if files, lerr = lay.wait(err); err == nil {
+			err = lerr
+		}
+	} else if err == nil {
+		err = sumFile(whole, path)
+	}
+	if got := hex.EncodeToString(whole.Sum(nil)); err == nil && got != m.Payload.SHA256 {
+		err = reject("payload: sha256 %s, manifest says %s", got, m.Payload.SHA256)
+	}
+	if err == nil && m.Kind == bundle.KindAgent {
+		err = durable.SyncFile(path) // tried from staging after a restart
 	}
 	if err != nil {
-		os.Remove(payload)
+		var broken *report.TransferError
+		if !errors.As(err, &broken) {
+			os.Remove(path)
+		}
 		return op, nil, err
 	}
-	op, files, err = u.stage(ctx, hv, payload, files, true)
+	op, files, err = u.stage(ctx, hv, path, files, true)
 	if op != nil {
 		op.Received = received
 	}
 	return op, files, err
-}
-
-// layOutFile lays out release vsn from a whole tarball whose chunks a
-// transport has verified, and checks the whole payload's hash on the way
-// (chunks that arrived out of order were never hashed as one).
-func (u *Updater) layOutFile(ctx context.Context, vsn, tarball string, p bundle.Payload) (*otprel.ReleaseFiles, error) {
-	r, err := u.startLayout(ctx, vsn, tarball)
-	if err != nil {
-		return nil, err
-	}
-	sum := sha256.New()
-	r.tail.sum = sum
-	r.tail.verified(p.Size)
-	files, err := r.wait(nil)
-	if err != nil {
-		return nil, err
-	}
-	if got := hex.EncodeToString(sum.Sum(nil)); got != p.SHA256 {
-		return nil, reject("payload: sha256 %s, manifest says %s", got, p.SHA256)
-	}
-	return files, nil
-}
-
-// checkWhole checks a whole payload file's hash against the manifest's.
-func checkWhole(path string, p bundle.Payload) error {
-	f, err := os.Open(path)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	sum := sha256.New()
-	if _, err := io.Copy(sum, f); err != nil {
-		return err
-	}
-	if got := hex.EncodeToString(sum.Sum(nil)); got != p.SHA256 {
-		return reject("payload: sha256 %s, manifest says %s", got, p.SHA256)
-	}
-	return nil
 }
 
 // operation is the operation a verified manifest asks for.

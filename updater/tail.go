@@ -14,6 +14,10 @@ type tail struct {
 	f   *os.File
 	pos int64
 	sum hash.Hash // when set, every byte read is hashed
+	// idle, when set, is called when the reader has caught up and is
+	// about to wait for more: the layout syncs what it wrote so far, so
+	// that little is left to sync after the last byte.
+	idle func()
 
 	mu   sync.Mutex
 	more *sync.Cond
@@ -46,6 +50,11 @@ func (t *tail) stop(err error) {
 
 func (t *tail) Read(p []byte) (int, error) {
 	t.mu.Lock()
+	if t.pos >= t.end && !t.done && t.idle != nil {
+		t.mu.Unlock()
+		t.idle()
+		t.mu.Lock()
+	}
 	for t.pos >= t.end && !t.done {
 		t.more.Wait()
 	}

@@ -21,9 +21,10 @@ import (
 // Installer is what the device side needs of the updater.
 type Installer interface {
 	Check(ctx context.Context, h *bundle.Header) error
-	// InstallVerified installs a bundle whose payload Fetch verified, and
-	// takes the payload file over.
-	InstallVerified(ctx context.Context, name string, h *bundle.Header, payload string) (*report.Result, error)
+	// InstallFetched installs a bundle whose payload fetch downloads into
+	// path as the operation's first step, and takes the file over unless
+	// the fetch broke off (a *report.TransferError).
+	InstallFetched(ctx context.Context, name string, h *bundle.Header, path string, fetch func(ctx context.Context, verified func(n int64)) error) (*report.Result, error)
 	Status(ctx context.Context) (*report.Status, error)
 }
 
@@ -275,31 +276,36 @@ func (d *Device) apply(ctx context.Context, f *Fetcher, id string) (transient bo
 		d.tried.set(id, report.Committed)
 		return false
 	}
-	d.event(id, "downloading %s %s (%d bytes)", h.Manifest.Name, h.Manifest.Version, h.Manifest.Payload.Size)
-	lastSent := time.Time{}
-	path, st, err := f.Fetch(ctx, h, func(done, total int64) {
-		d.doing(func(a *activity) { a.progress = &report.Progress{Done: done, Total: total} })
-		if time.Since(lastSent) > 500*time.Millisecond || done == total {
-			lastSent = time.Now()
-			d.publishStatus(ctx)
+	// The download is the install's first step: the release is laid out
+	// as the chunks come.
+	r, err := d.inst.InstallFetched(ctx, "bundle "+id[:12]+" from MQTT", h, f.Path(id), func(ctx context.Context, verified func(int64)) error {
+		d.event(id, "downloading %s %s (%d bytes)", h.Manifest.Name, h.Manifest.Version, h.Manifest.Payload.Size)
+		lastSent := time.Time{}
+		_, st, err := f.Fetch(ctx, h, func(done, total int64) {
+			d.doing(func(a *activity) { a.progress = &report.Progress{Done: done, Total: total} })
+			if time.Since(lastSent) > 500*time.Millisecond || done == total {
+				lastSent = time.Now()
+				d.publishStatus(ctx)
+			}
+		}, verified)
+		if err != nil {
+			if report.OutcomeOf(err) == report.Rejected {
+				return err
+			}
+			return &report.TransferError{Err: fmt.Errorf("download of bundle %.12s: %w", id, err)}
 		}
+		d.event(id, "downloaded bundle %.12s: %d chunks, %d verified from an earlier attempt, %d fetched, %d received twice",
+			id, st.Total, st.Resumed, st.Fetched, st.Duplicates)
+		d.doing(func(a *activity) { a.state, a.progress = "installing", nil })
+		d.publishStatus(ctx)
+		return nil
 	})
-	if err != nil {
-		if report.OutcomeOf(err) == report.Rejected {
-			os.Remove(path)
-			d.reject(id, err)
-			return false
-		}
-		d.event(id, "download of bundle %.12s: %v; resuming later", id, err)
-		return true
-	}
-	d.event(id, "downloaded bundle %.12s: %d chunks, %d verified from an earlier attempt, %d fetched, %d received twice",
-		id, st.Total, st.Resumed, st.Fetched, st.Duplicates)
-	d.doing(func(a *activity) { a.state, a.progress = "installing", nil })
-	d.publishStatus(ctx)
-	// Verified chunk by chunk as it came: neither hashed nor copied again.
-	r, err := d.inst.InstallVerified(ctx, "bundle "+id[:12]+" from MQTT", h, path)
 	if r == nil {
+		var broken *report.TransferError
+		if errors.As(err, &broken) {
+			d.event(id, "%v; resuming later", broken.Err)
+			return true
+		}
 		d.event(id, "install: %v", err)
 		return errors.Is(err, report.ErrBusy)
 	}

@@ -125,17 +125,22 @@ type arrival struct {
 // restarts, so that a download resumes where it stopped.
 func downloadPath(dir, id string) string { return filepath.Join(dir, id+".download") }
 
-// Fetch downloads the payload of a verified bundle and returns the path of
-// the payload file, whose every chunk has verified.
-func (f *Fetcher) Fetch(ctx context.Context, h *bundle.Header, progress func(done, total int64)) (_ string, _ Stats, err error) {
+// Path is where the payload of bundle id is downloaded.
+func (f *Fetcher) Path(id string) string { return downloadPath(f.Dir, id) }
+
+// Fetch downloads the payload of a verified bundle into f.Path, every
+// chunk verified before it is written. It calls progress with the bytes
+// it has, and verified (when not nil) with the length of the payload's
+// prefix that is whole, as it grows: what may be read already.
+func (f *Fetcher) Fetch(ctx context.Context, h *bundle.Header, progress func(done, total int64), verified func(n int64)) (_ string, _ Stats, err error) {
 	f.defaults()
 	p := h.Manifest.Payload
 	path := downloadPath(f.Dir, h.ID())
 	if err := os.MkdirAll(f.Dir, 0o755); err != nil {
 		return "", Stats{}, err
 	}
-	_, statErr := os.Stat(path)
-	resuming := statErr == nil
+	st0, statErr := os.Stat(path)
+	resuming := statErr == nil && st0.Size() == p.Size
 	file, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
 	if err != nil {
 		return "", Stats{}, fmt.Errorf("staging the download: %w", err)
@@ -169,6 +174,16 @@ func (f *Fetcher) Fetch(ctx context.Context, h *bundle.Header, progress func(don
 	if progress != nil {
 		progress(have, p.Size)
 	}
+	whole := 0 // chunks 0..whole-1 are in
+	grown := func() {
+		for whole < st.Total && done[whole] {
+			whole++
+		}
+		if verified != nil {
+			verified(min(int64(whole)*p.ChunkSize, p.Size))
+		}
+	}
+	grown()
 
 	arrivals := make(chan arrival, f.Window)
 	handlerFor := func(n int) paho.MessageHandler {
@@ -232,6 +247,9 @@ func (f *Fetcher) Fetch(ctx context.Context, h *bundle.Header, progress func(don
 			remaining--
 			have += int64(len(a.data))
 			lastProgress = time.Now()
+			if a.n == whole {
+				grown()
+			}
 			if progress != nil {
 				progress(have, p.Size)
 			}
