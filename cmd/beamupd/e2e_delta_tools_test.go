@@ -60,20 +60,7 @@ func TestDeltaOfEachTool(t *testing.T) {
 		osPid := d.call("os", "getpid")
 
 		installToolDelta(t, d, f, func(out string) string { return rebar3WhyRefused(d, "1.0.0", "1.1.0", out) })
-		if got := d.call("os", "getpid"); got != osPid {
-			t.Errorf("the node restarted during the hot upgrade from the delta: OS pid %v, was %v", got, osPid)
-		}
-		if got := d.call("erlang", "whereis", etf.Atom("tally_counter")); got != counter {
-			t.Errorf("tally_counter is %v after the delta, was %v: it was restarted, not upgraded", got, counter)
-		}
-		state := d.call("tally_counter", "state")
-		if rebar3Field(state, "count") != "3" || rebar3Field(state, "migrated") != "true" {
-			t.Errorf("tally_counter state %s, want the count 3 migrated into the 1.1.0 map (count => 3, migrated => true)",
-				otprel.Format(state))
-		}
-		if v := rebar3Running(d); v != "1.1.0" {
-			t.Errorf("tally %s runs after the delta, want 1.1.0", v)
-		}
+		rebar3HotUpgraded(d, "the hot upgrade from the delta", osPid, counter)
 
 		rebar3PowerCycled(d, "1.1.0", "the delta to 1.1.0 committed")
 		if state := d.call("tally_counter", "state"); rebar3Field(state, "count") != "0" || rebar3Field(state, "migrated") != "false" {

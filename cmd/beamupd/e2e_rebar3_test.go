@@ -79,6 +79,28 @@ func rebar3RelVsn(d *device) string {
 
 // rebar3Running returns the version of tally that runs
 // (application:which_applications), or what went wrong asking.
+// rebar3HotUpgraded checks that what took tally from 1.0.0 (with the
+// counter bumped three times) to 1.1.0 hot: the node and tally_counter
+// kept their pids, the count was migrated into 1.1.0's state, and 1.1.0
+// runs.
+func rebar3HotUpgraded(d *device, what string, osPid, counter etf.Term) {
+	d.t.Helper()
+	if got := d.call("os", "getpid"); got != osPid {
+		d.t.Errorf("the node restarted during %s: OS pid %v, was %v", what, got, osPid)
+	}
+	if got := d.call("erlang", "whereis", etf.Atom("tally_counter")); got != counter {
+		d.t.Errorf("tally_counter is %v after %s, was %v: it was restarted, not upgraded", got, what, counter)
+	}
+	state := d.call("tally_counter", "state")
+	if rebar3Field(state, "count") != "3" || rebar3Field(state, "migrated") != "true" {
+		d.t.Errorf("tally_counter state %s after %s, want the count 3 migrated into the 1.1.0 map (count => 3, migrated => true)",
+			otprel.Format(state), what)
+	}
+	if v := rebar3Running(d); v != "1.1.0" {
+		d.t.Errorf("tally %s runs after %s, want 1.1.0", v, what)
+	}
+}
+
 func rebar3Running(d *device) string {
 	d.t.Helper()
 	apps, err := d.node.StartedApps(context.Background())
@@ -131,20 +153,7 @@ func TestRebar3HotUpgradeThenPowerCycle(t *testing.T) {
 	osPid := d.call("os", "getpid")
 
 	rebar3Upgrade(d)
-	if got := d.call("os", "getpid"); got != osPid {
-		t.Errorf("the node restarted during the hot upgrade: OS pid %v, was %v", got, osPid)
-	}
-	if got := d.call("erlang", "whereis", etf.Atom("tally_counter")); got != counter {
-		t.Errorf("tally_counter is %v after the upgrade, was %v: it was restarted, not upgraded", got, counter)
-	}
-	state := d.call("tally_counter", "state")
-	if rebar3Field(state, "count") != "3" || rebar3Field(state, "migrated") != "true" {
-		t.Errorf("tally_counter state %s, want the count 3 migrated into the 1.1.0 map (count => 3, migrated => true)",
-			otprel.Format(state))
-	}
-	if v := rebar3Running(d); v != "1.1.0" {
-		t.Errorf("tally %s runs after the upgrade, want 1.1.0", v)
-	}
+	rebar3HotUpgraded(d, "the upgrade", osPid, counter)
 	if got := strings.Join(d.releases(), " "); got != "1.0.0:old 1.1.0:permanent" {
 		t.Errorf("releases %s, want 1.0.0 old and 1.1.0 permanent", got)
 	}
