@@ -281,7 +281,7 @@ func (d *Device) apply(ctx context.Context, f *Fetcher, id string) (transient bo
 	r, err := d.inst.InstallFetched(ctx, "bundle "+id[:12]+" from MQTT", h, f.Path(id), func(ctx context.Context, verified func(int64)) error {
 		d.event(id, "downloading %s %s (%d bytes)", h.Manifest.Name, h.Manifest.Version, h.Manifest.Payload.Size)
 		lastSent := time.Time{}
-		_, st, err := f.Fetch(ctx, h, func(done, total int64) {
+		st, err := f.Fetch(ctx, h, func(done, total int64) {
 			d.doing(func(a *activity) { a.progress = &report.Progress{Done: done, Total: total} })
 			if time.Since(lastSent) > 500*time.Millisecond || done == total {
 				lastSent = time.Now()

@@ -132,18 +132,18 @@ func (f *Fetcher) Path(id string) string { return downloadPath(f.Dir, id) }
 // chunk verified before it is written. It calls progress with the bytes
 // it has, and verified (when not nil) with the length of the payload's
 // prefix that is whole, as it grows: what may be read already.
-func (f *Fetcher) Fetch(ctx context.Context, h *bundle.Header, progress func(done, total int64), verified func(n int64)) (_ string, _ Stats, err error) {
+func (f *Fetcher) Fetch(ctx context.Context, h *bundle.Header, progress func(done, total int64), verified func(n int64)) (_ Stats, err error) {
 	f.defaults()
 	p := h.Manifest.Payload
 	path := downloadPath(f.Dir, h.ID())
 	if err := os.MkdirAll(f.Dir, 0o755); err != nil {
-		return "", Stats{}, err
+		return Stats{}, err
 	}
 	st0, statErr := os.Stat(path)
 	resuming := statErr == nil && st0.Size() == p.Size
 	file, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
 	if err != nil {
-		return "", Stats{}, fmt.Errorf("staging the download: %w", err)
+		return Stats{}, fmt.Errorf("staging the download: %w", err)
 	}
 	defer file.Close()
 	defer func() {
@@ -154,7 +154,7 @@ func (f *Fetcher) Fetch(ctx context.Context, h *bundle.Header, progress func(don
 		}
 	}()
 	if err := file.Truncate(p.Size); err != nil {
-		return "", Stats{}, fmt.Errorf("staging the download: %w", err)
+		return Stats{}, fmt.Errorf("staging the download: %w", err)
 	}
 	st := Stats{Total: len(p.Chunks)}
 	done := make([]bool, st.Total)
@@ -230,15 +230,15 @@ func (f *Fetcher) Fetch(ctx context.Context, h *bundle.Header, progress func(don
 				continue
 			}
 			if want := chunkLen(p, a.n); int64(len(a.data)) != want {
-				return "", st, &report.Error{Outcome: report.Rejected,
+				return st, &report.Error{Outcome: report.Rejected,
 					Err: fmt.Errorf("chunk %d is %d bytes, manifest says %d", a.n, len(a.data), want)}
 			}
 			if a.sum != p.Chunks[a.n] {
-				return "", st, &report.Error{Outcome: report.Rejected,
+				return st, &report.Error{Outcome: report.Rejected,
 					Err: fmt.Errorf("chunk %d has sha256 %s, manifest says %s", a.n, a.sum, p.Chunks[a.n])}
 			}
 			if _, err := file.WriteAt(a.data, int64(a.n)*p.ChunkSize); err != nil {
-				return "", st, fmt.Errorf("staging the download: %w", err)
+				return st, fmt.Errorf("staging the download: %w", err)
 			}
 			delete(pending, a.n)
 			f.Client.Unsubscribe(f.Topics.Chunk(h.ID(), a.n))
@@ -262,7 +262,7 @@ func (f *Fetcher) Fetch(ctx context.Context, h *bundle.Header, progress func(don
 				progress(have, p.Size) // so that a stall shows the latest figure
 			}
 			if now.Sub(lastProgress) > 10*f.Timeout {
-				return "", st, fmt.Errorf("download of bundle %.12s stalled: no chunk for %s", h.ID(), now.Sub(lastProgress).Round(time.Second))
+				return st, fmt.Errorf("download of bundle %.12s stalled: no chunk for %s", h.ID(), now.Sub(lastProgress).Round(time.Second))
 			}
 			for n, at := range pending {
 				if now.Sub(at) > f.Timeout {
@@ -270,13 +270,13 @@ func (f *Fetcher) Fetch(ctx context.Context, h *bundle.Header, progress func(don
 				}
 			}
 		case <-ctx.Done():
-			return "", st, ctx.Err()
+			return st, ctx.Err()
 		}
 	}
 	// No fsync: a resumed download hashes every chunk again, so a chunk
 	// lost in a power cut is fetched again, and the install copies the
 	// payload durably into staging before it acts.
-	return path, st, nil
+	return st, nil
 }
 
 func chunkLen(p bundle.Payload, n int) int64 {

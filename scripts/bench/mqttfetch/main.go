@@ -52,7 +52,7 @@ func main() {
 				errs <- err
 				return
 			}
-			if _, _, err := f.Fetch(ctx, h, nil, nil); err != nil {
+			if _, err := f.Fetch(ctx, h, nil, nil); err != nil {
 				errs <- err
 			}
 		}(i)
