@@ -26,11 +26,14 @@ import (
 	"github.com/beamup/beamup/transport/mqtt"
 )
 
-// daemon is a running beamupd run.
+// daemon is a running beamupd run. Its output goes to a file when it has
+// one, so that a line is there once beamupd has written it: through a
+// pipe, it can come after what beamupd published on the broker.
 type daemon struct {
-	cmd *exec.Cmd
-	mu  sync.Mutex
-	out bytes.Buffer
+	cmd  *exec.Cmd
+	file string
+	mu   sync.Mutex
+	out  bytes.Buffer
 }
 
 func (d *daemon) Write(p []byte) (int, error) {
@@ -40,6 +43,10 @@ func (d *daemon) Write(p []byte) (int, error) {
 }
 
 func (d *daemon) log() string {
+	if d.file != "" {
+		data, _ := os.ReadFile(d.file)
+		return string(data)
+	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	return d.out.String()

@@ -99,7 +99,13 @@ func (d *device) startDaemon(exe string, env ...string) *daemon {
 	d.t.Helper()
 	dm := &daemon{cmd: exec.Command(exe, "run", "--config", d.config)}
 	dm.cmd.Env = append(os.Environ(), env...)
-	dm.cmd.Stdout, dm.cmd.Stderr = dm, dm
+	out, err := os.CreateTemp(d.t.TempDir(), "beamupd-run-*.log")
+	if err != nil {
+		d.t.Fatal(err)
+	}
+	defer out.Close()
+	dm.file = out.Name()
+	dm.cmd.Stdout, dm.cmd.Stderr = out, out
 	if err := dm.cmd.Start(); err != nil {
 		d.t.Fatal(err)
 	}
