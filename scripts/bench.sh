@@ -193,7 +193,11 @@ head -c $((64 << 20)) /dev/urandom >"$work/p64.bin"
 "$bin/beamup" bundle --key "$work/k.key" --agent "$work/p64.bin" --version 1 --arch amd64 -o "$work/p64.bundle" >/dev/null
 id=$("$bin/beamup" publish --broker "$broker" --key "$work/k.key" --group bench "$work/p64.bundle" 2>/dev/null | awk '{print $3}')
 declare -a mf ms
-for _ in 1 2 3; do
+# One round of each first, not counted: the first 64 MiB written on this
+# virtual machine pays for memory the host had not given it yet.
+"$work/mqttfetch" -broker "$broker" -bundle "$id" -pub "$work/k.pub" -dir "$work/fetch" >/dev/null
+mosquitto_sub -h 127.0.0.1 -p "$mport" -q 1 -C 64 -t "beamup/bundles/$id/chunks/#" >/dev/null
+for _ in 1 2 3 4 5; do
 	mf+=("$("$work/mqttfetch" -broker "$broker" -bundle "$id" -pub "$work/k.pub" -dir "$work/fetch")")
 	t0=$(now)
 	mosquitto_sub -h 127.0.0.1 -p "$mport" -q 1 -C 64 -t "beamup/bundles/$id/chunks/#" >/dev/null
@@ -202,7 +206,7 @@ for _ in 1 2 3; do
 done
 f=$(printf '%s\n' "${mf[@]}" | median)
 s=$(printf '%s\n' "${ms[@]}" | median)
-printf '| MQTT: 64 MiB payload, receive and verify into staging (median of 3) | %.0f MiB/s | %.0f MiB/s (mosquitto_sub, same retained chunks, to /dev/null) | %.2f | >= 0.9 |\n' \
+printf '| MQTT: 64 MiB payload, receive and verify into staging (median of 5) | %.0f MiB/s | %.0f MiB/s (mosquitto_sub, same retained chunks, to /dev/null) | %.2f | >= 0.9 |\n' \
 	"$(echo "64 / $f" | bc -l)" "$(echo "64 / $s" | bc -l)" "$(echo "$s / $f" | bc -l)"
 
 head -c $((8 << 20)) /dev/urandom >"$work/p8.bin"

@@ -261,6 +261,7 @@ func (d *Device) apply(ctx context.Context, f *Fetcher, id string) (transient bo
 		d.reject(id, fmt.Errorf("offer: %w", err))
 		return false
 	}
+	defer f.Drop() // the early chunks, if the payload is not fetched
 	if err := d.inst.Check(ctx, h); err != nil {
 		if report.OutcomeOf(err) != report.Rejected {
 			// No room, for now: the device's problem, not the bundle's.

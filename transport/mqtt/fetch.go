@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"aead.dev/minisign"
@@ -36,6 +37,9 @@ type Fetcher struct {
 	// Reconnected is signalled after the client reconnected: the broker
 	// forgot the subscriptions of a clean session.
 	Reconnected chan struct{}
+
+	early  *early          // the first chunks, asked for with the offer
+	wasted map[string]bool // bundles whose early chunks were not used
 }
 
 // Stats say where a download's chunks came from.
@@ -60,14 +64,21 @@ func (f *Fetcher) defaults() {
 const MaxOffer = 2*bundle.MaxManifestSize + 64<<10
 
 // Offer fetches a bundle's offer and verifies its signature; it trusts
-// nothing of it before.
+// nothing of it before. The first chunks are asked for with it and held
+// for Fetch; a caller that does not fetch the payload calls Drop.
 func (f *Fetcher) Offer(ctx context.Context, id string) (*bundle.Header, error) {
 	f.defaults()
+	f.askEarly(id)
 	data, err := f.retained(ctx, f.Topics.Offer(id))
 	if err != nil {
+		f.Drop()
 		return nil, err
 	}
-	return OpenOffer(id, data, f.Keys)
+	h, err := OpenOffer(id, data, f.Keys)
+	if err != nil {
+		f.Drop()
+	}
+	return h, err
 }
 
 // OpenOffer reads the offer of bundle id and verifies its manifest's
@@ -115,10 +126,11 @@ func (f *Fetcher) retained(ctx context.Context, topic string) ([]byte, error) {
 	return nil, fmt.Errorf("%s: %w", topic, errTimeout)
 }
 
+// arrival is a chunk as its handler found it: written, or wrong.
 type arrival struct {
-	n    int
-	data []byte
-	sum  string // computed in the client's handler goroutine, in parallel
+	n   int
+	len int
+	err error // the chunk's size or sha256 is not the manifest's, or writing failed
 }
 
 // downloadPath is where the payload of bundle id is assembled; it survives
@@ -185,24 +197,60 @@ func (f *Fetcher) Fetch(ctx context.Context, h *bundle.Header, progress func(don
 	}
 	grown()
 
+	// Each chunk is checked and written in its handler's goroutine, one
+	// per message (the client does not keep order), so that hashing and
+	// writing run beside the next chunks' receipt. Only a chunk that
+	// verified is written; two copies of one write the same bytes. open
+	// keeps writes and arrivals from outliving Fetch.
+	var open sync.RWMutex
+	closed := false
+	finished := make(chan struct{})
+	defer func() {
+		close(finished)
+		open.Lock()
+		closed = true
+		open.Unlock()
+	}()
 	arrivals := make(chan arrival, f.Window)
-	handlerFor := func(n int) paho.MessageHandler {
-		want := chunkLen(p, n)
-		return func(_ paho.Client, m paho.Message) {
-			a := arrival{n: n, data: m.Payload()}
-			if int64(len(a.data)) == want {
-				a.sum = sum(a.data) // a chunk of the wrong size is not worth hashing
-			}
-			select {
-			case arrivals <- a:
-			case <-ctx.Done():
+	handle := func(n int, data []byte) {
+		if n >= st.Total {
+			return // an early chunk of a shorter payload
+		}
+		a := arrival{n: n, len: len(data), err: checkChunk(p, n, data)}
+		open.RLock()
+		if closed {
+			open.RUnlock()
+			return
+		}
+		if a.err == nil {
+			if _, err := file.WriteAt(data, int64(n)*p.ChunkSize); err != nil {
+				a.err = fmt.Errorf("staging the download: %w", err)
 			}
 		}
+		open.RUnlock()
+		select {
+		case arrivals <- a:
+		case <-finished:
+		case <-ctx.Done():
+		}
+	}
+	handlerFor := func(n int) paho.MessageHandler {
+		return func(_ paho.Client, m paho.Message) { handle(n, m.Payload()) }
 	}
 	pending := map[int]time.Time{}
 	ask := func(n int) {
 		pending[n] = time.Now()
 		f.Client.Subscribe(f.Topics.Chunk(h.ID(), n), 1, handlerFor(n))
+	}
+	if e := f.takeEarly(h.ID()); e != nil {
+		for n := range earlyChunks {
+			if n < st.Total && !done[n] {
+				pending[n] = time.Now()
+			} else {
+				f.Client.Unsubscribe(f.Topics.Chunk(h.ID(), n))
+			}
+		}
+		e.handOver(handle)
 	}
 	next := 0
 	lastProgress := time.Now()
@@ -215,7 +263,7 @@ func (f *Fetcher) Fetch(ctx context.Context, h *bundle.Header, progress func(don
 	}()
 	for remaining := st.Total - st.Resumed; remaining > 0; {
 		for len(pending) < f.Window && next < st.Total {
-			if !done[next] {
+			if _, asked := pending[next]; !done[next] && !asked {
 				ask(next)
 			}
 			next++
@@ -229,23 +277,15 @@ func (f *Fetcher) Fetch(ctx context.Context, h *bundle.Header, progress func(don
 			if _, ok := pending[a.n]; !ok {
 				continue
 			}
-			if want := chunkLen(p, a.n); int64(len(a.data)) != want {
-				return st, &report.Error{Outcome: report.Rejected,
-					Err: fmt.Errorf("chunk %d is %d bytes, manifest says %d", a.n, len(a.data), want)}
-			}
-			if a.sum != p.Chunks[a.n] {
-				return st, &report.Error{Outcome: report.Rejected,
-					Err: fmt.Errorf("chunk %d has sha256 %s, manifest says %s", a.n, a.sum, p.Chunks[a.n])}
-			}
-			if _, err := file.WriteAt(a.data, int64(a.n)*p.ChunkSize); err != nil {
-				return st, fmt.Errorf("staging the download: %w", err)
+			if a.err != nil {
+				return st, a.err
 			}
 			delete(pending, a.n)
 			f.Client.Unsubscribe(f.Topics.Chunk(h.ID(), a.n))
 			done[a.n] = true
 			st.Fetched++
 			remaining--
-			have += int64(len(a.data))
+			have += int64(a.len)
 			lastProgress = time.Now()
 			if a.n == whole {
 				grown()
@@ -277,6 +317,20 @@ func (f *Fetcher) Fetch(ctx context.Context, h *bundle.Header, progress func(don
 	// lost in a power cut is fetched again, and the install copies the
 	// payload durably into staging before it acts.
 	return st, nil
+}
+
+// checkChunk says why data is not chunk n of p.
+func checkChunk(p bundle.Payload, n int, data []byte) error {
+	if want := chunkLen(p, n); int64(len(data)) != want {
+		// A chunk of the wrong size is not worth hashing.
+		return &report.Error{Outcome: report.Rejected,
+			Err: fmt.Errorf("chunk %d is %d bytes, manifest says %d", n, len(data), want)}
+	}
+	if got := sum(data); got != p.Chunks[n] {
+		return &report.Error{Outcome: report.Rejected,
+			Err: fmt.Errorf("chunk %d has sha256 %s, manifest says %s", n, got, p.Chunks[n])}
+	}
+	return nil
 }
 
 func chunkLen(p bundle.Payload, n int) int64 {
