@@ -40,7 +40,7 @@ test: setup
 # or a cable (bundle, manifest, release tarball, Erlang terms).
 FUZZTIME ?= 30s
 FUZZ     := bundle:FuzzVerify bundle:FuzzParseManifest otprel:FuzzReadTarball otprel:FuzzParseTerms \
-            transport/serial:FuzzReceive transport/mqtt:FuzzOpenTarget transport/mqtt:FuzzOpenOffer delta:FuzzReadIndex delta:FuzzRebuild
+            transport/serial:FuzzReceive transport/mqtt:FuzzOpenTarget transport/mqtt:FuzzOpenOffer transport/mqtt:FuzzChunkConnServe delta:FuzzReadIndex delta:FuzzRebuild
 fuzz:
 	@set -e; for f in $(FUZZ); do \
 	  echo "fuzzing $${f#*:} for $(FUZZTIME)"; \

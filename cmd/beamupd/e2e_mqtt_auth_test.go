@@ -40,6 +40,7 @@ func TestMQTTUsernamePassword(t *testing.T) {
 	waitFor(t, 90*time.Second, "gauge 1.1.0 from the broker", func() bool {
 		return strings.Contains(dm.log(), "committed: gauge 1.1.0")
 	})
+	direct(t, dm)
 	out, err = execOut(beamup, "status", "--broker", broker, "--username", "fleet", "--password-file", pw,
 		"--device", d.id, "--json")
 	if err != nil || !strings.Contains(out, `"version":"1.1.0"`) {

@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -137,6 +138,8 @@ func TestMQTTFleetUpgrade(t *testing.T) {
 	}
 	db := b.run()
 	waitStatus(t, url, b.id, db, committedOn("1.1.0"))
+	direct(t, da)
+	direct(t, db)
 
 	// The fleet view lists both.
 	_, beamup := bins(t)
@@ -154,6 +157,16 @@ func TestMQTTFleetUpgrade(t *testing.T) {
 	}
 	if left := retainedUnder(t, url, "beamup/targets/line1", "beamup/bundles/"+id+"/#"); len(left) > 0 {
 		t.Errorf("retained after retract --purge: %v", left)
+	}
+}
+
+// direct checks that a device's download came on a connection of its
+// own (transport/mqtt's chunkConn), not through the main client.
+func direct(t *testing.T, dm *daemon) {
+	t.Helper()
+	log := dm.log()
+	if strings.Contains(log, "through the main connection") || !regexp.MustCompile(`[1-9][0-9]* on a connection of their own`).MatchString(log) {
+		t.Errorf("the chunks did not come on a connection of their own:\n%s", log)
 	}
 }
 

@@ -89,6 +89,7 @@ func TestMQTTOverTLSWithClientCertificates(t *testing.T) {
 	run(t, beamup, "publish", "--broker", url, "--key", filepath.Join(keyDir, "release.key"), "--ca-file", ca, "--cert-file", cc, "--key-file", ck,
 		"--group", "all", signed(t, "1.1.0"))
 	waitStatusTLS(t, good, dg, url, ca, cc, ck)
+	direct(t, dg)
 
 	deadline := time.Now().Add(30 * time.Second)
 	for !strings.Contains(dr.log(), "mqtt: connecting to "+url) || !strings.Contains(dr.log(), "retrying") {
@@ -149,4 +150,5 @@ func TestMQTTWithAnotherBroker(t *testing.T) {
 	if v := d.runningApp(); v != "1.1.0" {
 		t.Errorf("gauge %s runs, want 1.1.0", v)
 	}
+	direct(t, dm)
 }

@@ -39,23 +39,16 @@ type Options struct {
 
 // Connect connects to the broker and waits for the connection.
 func Connect(ctx context.Context, o Options) (paho.Client, error) {
-	u, err := url.Parse(o.Broker)
-	if err != nil || u.Host == "" {
-		return nil, fmt.Errorf("broker %q: want mqtt://host:port or mqtts://host:port", o.Broker)
+	addr, tc, err := brokerAddr(o)
+	if err != nil {
+		return nil, err
 	}
 	opts := paho.NewClientOptions()
-	switch u.Scheme {
-	case "mqtt", "tcp":
-		opts.AddBroker("tcp://" + u.Host)
-	case "mqtts", "ssl", "tls":
-		tc, err := tlsConfig(o)
-		if err != nil {
-			return nil, err
-		}
-		opts.AddBroker("ssl://" + u.Host)
+	if tc == nil {
+		opts.AddBroker("tcp://" + addr)
+	} else {
+		opts.AddBroker("ssl://" + addr)
 		opts.SetTLSConfig(tc)
-	default:
-		return nil, fmt.Errorf("broker %q: scheme must be mqtt or mqtts", o.Broker)
 	}
 	opts.SetClientID(o.ClientID)
 	opts.SetCleanSession(true)
@@ -68,14 +61,12 @@ func Connect(ctx context.Context, o Options) (paho.Client, error) {
 	opts.SetKeepAlive(30 * time.Second)
 	opts.SetConnectTimeout(10 * time.Second)
 	if o.Username != "" {
-		opts.SetUsername(o.Username)
-		if o.PasswordFile != "" {
-			pw, err := os.ReadFile(o.PasswordFile)
-			if err != nil {
-				return nil, fmt.Errorf("reading MQTT password: %w", err)
-			}
-			opts.SetPassword(strings.TrimRight(string(pw), "\r\n"))
+		pw, err := password(o)
+		if err != nil {
+			return nil, err
 		}
+		opts.SetUsername(o.Username)
+		opts.SetPassword(pw)
 	}
 	if o.WillTopic != "" {
 		opts.SetBinaryWill(o.WillTopic, o.WillPayload, 1, true)
@@ -93,6 +84,35 @@ func Connect(ctx context.Context, o Options) (paho.Client, error) {
 		return nil, fmt.Errorf("connecting to %s: %w", o.Broker, err)
 	}
 	return c, nil
+}
+
+// brokerAddr is the host:port of o's broker and, for mqtts, its TLS
+// configuration (nil for mqtt).
+func brokerAddr(o Options) (string, *tls.Config, error) {
+	u, err := url.Parse(o.Broker)
+	if err != nil || u.Host == "" {
+		return "", nil, fmt.Errorf("broker %q: want mqtt://host:port or mqtts://host:port", o.Broker)
+	}
+	switch u.Scheme {
+	case "mqtt", "tcp":
+		return u.Host, nil, nil
+	case "mqtts", "ssl", "tls":
+		tc, err := tlsConfig(o)
+		return u.Host, tc, err
+	}
+	return "", nil, fmt.Errorf("broker %q: scheme must be mqtt or mqtts", o.Broker)
+}
+
+// password reads o's password file, if any.
+func password(o Options) (string, error) {
+	if o.PasswordFile == "" {
+		return "", nil
+	}
+	pw, err := os.ReadFile(o.PasswordFile)
+	if err != nil {
+		return "", fmt.Errorf("reading MQTT password: %w", err)
+	}
+	return strings.TrimRight(string(pw), "\r\n"), nil
 }
 
 func tlsConfig(o Options) (*tls.Config, error) {

@@ -147,6 +147,7 @@ func (d *Device) Run(ctx context.Context) error {
 	defer c.Disconnect(250)
 	f := d.cfg.Fetcher
 	f.Client, f.Topics, f.Dir, f.Reconnected = c, d.cfg.Topics, d.cfg.StateDir+"/staging", reconnected
+	f.Direct = &d.cfg.Conn
 
 	var retry <-chan time.Time
 	announced := ""
@@ -289,14 +290,17 @@ func (d *Device) apply(ctx context.Context, f *Fetcher, id string) (transient bo
 				d.publishStatus(ctx)
 			}
 		}, verified)
+		if st.Fallback != nil {
+			d.log("mqtt: chunks of bundle %.12s through the main connection: %v", id, st.Fallback)
+		}
 		if err != nil {
 			if report.OutcomeOf(err) == report.Rejected {
 				return err
 			}
 			return &report.TransferError{Err: fmt.Errorf("download of bundle %.12s: %w", id, err)}
 		}
-		d.event(id, "downloaded bundle %.12s: %d chunks, %d verified from an earlier attempt, %d fetched, %d received twice",
-			id, st.Total, st.Resumed, st.Fetched, st.Duplicates)
+		d.event(id, "downloaded bundle %.12s: %d chunks, %d verified from an earlier attempt, %d fetched, %d received twice, %d on a connection of their own",
+			id, st.Total, st.Resumed, st.Fetched, st.Duplicates, st.Direct)
 		d.doing(func(a *activity) { a.state, a.progress = "installing", nil })
 		d.publishStatus(ctx)
 		return nil

@@ -37,6 +37,11 @@ type Fetcher struct {
 	// Reconnected is signalled after the client reconnected: the broker
 	// forgot the subscriptions of a clean session.
 	Reconnected chan struct{}
+	// Direct, when set, is how to reach the broker on a connection of a
+	// download's own, which reads each chunk into its place without the
+	// client's copies (chunkconn.go). Without it, or when it fails, the
+	// chunks come through Client.
+	Direct *Options
 
 	early  *early          // the first chunks, asked for with the offer
 	wasted map[string]bool // bundles whose early chunks were not used
@@ -48,6 +53,10 @@ type Stats struct {
 	Resumed    int // verified on disk from an earlier attempt
 	Fetched    int // received and verified now
 	Duplicates int // received for a chunk already verified
+	Direct     int // chunks received on a connection of their own
+	// Fallback says why chunks came through the client when Direct was
+	// set.
+	Fallback error
 }
 
 func (f *Fetcher) defaults() {
@@ -144,7 +153,7 @@ func (f *Fetcher) Path(id string) string { return downloadPath(f.Dir, id) }
 // chunk verified before it is written. It calls progress with the bytes
 // it has, and verified (when not nil) with the length of the payload's
 // prefix that is whole, as it grows: what may be read already.
-func (f *Fetcher) Fetch(ctx context.Context, h *bundle.Header, progress func(done, total int64), verified func(n int64)) (_ Stats, err error) {
+func (f *Fetcher) Fetch(ctx context.Context, h *bundle.Header, progress func(done, total int64), verified func(n int64)) (st Stats, err error) {
 	f.defaults()
 	p := h.Manifest.Payload
 	path := downloadPath(f.Dir, h.ID())
@@ -168,7 +177,7 @@ func (f *Fetcher) Fetch(ctx context.Context, h *bundle.Header, progress func(don
 	if err := file.Truncate(p.Size); err != nil {
 		return Stats{}, fmt.Errorf("staging the download: %w", err)
 	}
-	st := Stats{Total: len(p.Chunks)}
+	st = Stats{Total: len(p.Chunks)}
 	done := make([]bool, st.Total)
 	buf := make([]byte, p.ChunkSize)
 	var have int64
@@ -212,6 +221,13 @@ func (f *Fetcher) Fetch(ctx context.Context, h *bundle.Header, progress func(don
 		open.Unlock()
 	}()
 	arrivals := make(chan arrival, f.Window)
+	arrive := func(a arrival) {
+		select {
+		case arrivals <- a:
+		case <-finished:
+		case <-ctx.Done():
+		}
+	}
 	handle := func(n int, data []byte) {
 		if n >= st.Total {
 			return // an early chunk of a shorter payload
@@ -228,26 +244,53 @@ func (f *Fetcher) Fetch(ctx context.Context, h *bundle.Header, progress func(don
 			}
 		}
 		open.RUnlock()
-		select {
-		case arrivals <- a:
-		case <-finished:
-		case <-ctx.Done():
-		}
+		arrive(a)
 	}
-	handlerFor := func(n int) paho.MessageHandler {
-		return func(_ paho.Client, m paho.Message) { handle(n, m.Payload()) }
+	wrong := func(n, size int) { arrive(arrival{n: n, len: size, err: sizeError(p, n, size)}) }
+
+	// Chunks are asked for on a connection of their own when Direct says
+	// how (fetch_direct.go), through Client otherwise and from the moment
+	// that connection ends. onClient are the chunk topics Client is
+	// subscribed to: the early ones, and those asked for through it.
+	topic := func(n int) string { return f.Topics.Chunk(h.ID(), n) }
+	onClient := map[int]bool{}
+	var direct *chunkConn
+	lost := make(chan error, 1)
+	if f.Direct != nil {
+		if direct, st.Fallback = f.direct(ctx, h, handle, wrong, lost); direct != nil {
+			c := direct
+			defer func() {
+				c.Close()
+				st.Direct = int(c.got.Load())
+			}()
+		}
 	}
 	pending := map[int]time.Time{}
 	ask := func(n int) {
 		pending[n] = time.Now()
-		f.Client.Subscribe(f.Topics.Chunk(h.ID(), n), 1, handlerFor(n))
+		if direct != nil && direct.subscribe(topic(n)) == nil {
+			return
+		}
+		onClient[n] = true
+		f.Client.Subscribe(topic(n), 1, func(_ paho.Client, m paho.Message) { handle(n, m.Payload()) })
+	}
+	unask := func(n int) {
+		delete(pending, n)
+		if onClient[n] {
+			delete(onClient, n)
+			f.Client.Unsubscribe(topic(n))
+		}
+		if direct != nil {
+			direct.unsubscribe(topic(n))
+		}
 	}
 	if e := f.takeEarly(h.ID()); e != nil {
 		for n := range earlyChunks {
+			onClient[n] = true
 			if n < st.Total && !done[n] {
 				pending[n] = time.Now()
 			} else {
-				f.Client.Unsubscribe(f.Topics.Chunk(h.ID(), n))
+				unask(n)
 			}
 		}
 		e.handOver(handle)
@@ -257,8 +300,8 @@ func (f *Fetcher) Fetch(ctx context.Context, h *bundle.Header, progress func(don
 	tick := time.NewTicker(f.Timeout / 4)
 	defer tick.Stop()
 	defer func() {
-		for n := range pending {
-			f.Client.Unsubscribe(f.Topics.Chunk(h.ID(), n))
+		for n := range onClient {
+			f.Client.Unsubscribe(topic(n))
 		}
 	}()
 	for remaining := st.Total - st.Resumed; remaining > 0; {
@@ -280,8 +323,7 @@ func (f *Fetcher) Fetch(ctx context.Context, h *bundle.Header, progress func(don
 			if a.err != nil {
 				return st, a.err
 			}
-			delete(pending, a.n)
-			f.Client.Unsubscribe(f.Topics.Chunk(h.ID(), a.n))
+			unask(a.n)
 			done[a.n] = true
 			st.Fetched++
 			remaining--
@@ -294,6 +336,12 @@ func (f *Fetcher) Fetch(ctx context.Context, h *bundle.Header, progress func(don
 				progress(have, p.Size)
 			}
 		case <-f.Reconnected:
+			for n := range pending {
+				ask(n)
+			}
+		case err := <-lost:
+			direct = nil
+			st.Fallback = fmt.Errorf("the connection for the chunks ended: %w", err)
 			for n := range pending {
 				ask(n)
 			}
@@ -321,14 +369,20 @@ func (f *Fetcher) Fetch(ctx context.Context, h *bundle.Header, progress func(don
 
 // checkChunk says why data is not chunk n of p.
 func checkChunk(p bundle.Payload, n int, data []byte) error {
-	if want := chunkLen(p, n); int64(len(data)) != want {
-		// A chunk of the wrong size is not worth hashing.
-		return &report.Error{Outcome: report.Rejected,
-			Err: fmt.Errorf("chunk %d is %d bytes, manifest says %d", n, len(data), want)}
+	if err := sizeError(p, n, len(data)); err != nil {
+		return err // a chunk of the wrong size is not worth hashing
 	}
 	if got := sum(data); got != p.Chunks[n] {
 		return &report.Error{Outcome: report.Rejected,
 			Err: fmt.Errorf("chunk %d has sha256 %s, manifest says %s", n, got, p.Chunks[n])}
+	}
+	return nil
+}
+
+func sizeError(p bundle.Payload, n, size int) error {
+	if want := chunkLen(p, n); int64(size) != want {
+		return &report.Error{Outcome: report.Rejected,
+			Err: fmt.Errorf("chunk %d is %d bytes, manifest says %d", n, size, want)}
 	}
 	return nil
 }

@@ -85,7 +85,8 @@ func published(t *testing.T, payload []byte, chunk int64) (*Fetcher, *asking, st
 	}
 	t.Cleanup(func() { c.Disconnect(100) })
 	a := &asking{Client: c, asks: map[string]int{}}
-	return &Fetcher{Client: a, Topics: topics, Keys: []minisign.PublicKey{pub}, Dir: filepath.Join(dir, "staging"), Timeout: 2 * time.Second}, a, id
+	return &Fetcher{Client: a, Topics: topics, Keys: []minisign.PublicKey{pub}, Dir: filepath.Join(dir, "staging"), Timeout: 2 * time.Second,
+		Direct: &Options{Broker: url, ClientID: "device"}}, a, id
 }
 
 func randomBytes(t *testing.T, n int) []byte {
@@ -97,11 +98,19 @@ func randomBytes(t *testing.T, n int) []byte {
 }
 
 // The first chunks are asked for with the offer and used by Fetch: every
-// chunk is asked for once, and the download is the payload.
+// chunk is asked for once, and the download is the payload, whether the
+// rest come on a connection of their own or through the client.
 func TestFetchUsesTheChunksAskedWithTheOffer(t *testing.T) {
-	for _, chunks := range []int{1, 5} {
+	for _, c := range []struct {
+		chunks int
+		direct bool
+	}{{1, true}, {5, true}, {5, false}} {
+		chunks := c.chunks
 		payload := randomBytes(t, chunks*4096-100)
 		f, a, id := published(t, payload, 4096)
+		if !c.direct {
+			f.Direct = nil
+		}
 		ctx := context.Background()
 		h, err := f.Offer(ctx, id)
 		if err != nil {
@@ -117,12 +126,27 @@ func TestFetchUsesTheChunksAskedWithTheOffer(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		if st.Fallback != nil {
+			t.Errorf("%d chunks: %v", chunks, st.Fallback)
+		}
+		if want := max(chunks-earlyChunks, 0); c.direct && st.Direct != want {
+			t.Errorf("%d chunks: %d on a connection of their own, want %d", chunks, st.Direct, want)
+		}
 		if st.Fetched != chunks || st.Duplicates != 0 {
 			t.Errorf("%d chunks: fetched %d, received twice %d; want %d and 0", chunks, st.Fetched, st.Duplicates, chunks)
 		}
-		for n := range chunks {
+		for n := range min(chunks, earlyChunks) {
 			if got := a.count(f.Topics.Chunk(id, n)); got != 1 {
 				t.Errorf("%d chunks: chunk %d asked for %d times, want once", chunks, n, got)
+			}
+		}
+		want := 1 // through the client
+		if c.direct {
+			want = 0
+		}
+		for n := earlyChunks; n < chunks; n++ {
+			if got := a.count(f.Topics.Chunk(id, n)); got != want {
+				t.Errorf("%d chunks, direct %v: chunk %d asked for %d times through the client, want %d", chunks, c.direct, n, got, want)
 			}
 		}
 		if got, _ := os.ReadFile(f.Path(id)); !bytes.Equal(got, payload) {
@@ -151,6 +175,29 @@ func TestDroppedEarlyChunksAreNotAskedAgain(t *testing.T) {
 	}
 	if _, err := f.Fetch(ctx, h, nil, nil); err != nil {
 		t.Fatal(err)
+	}
+	if got, _ := os.ReadFile(f.Path(id)); !bytes.Equal(got, payload) {
+		t.Errorf("the download is not the payload")
+	}
+}
+
+// When the connection of the download's own cannot be made, the chunks
+// come through the client, and the download says why.
+func TestFetchFallsBackToTheClient(t *testing.T) {
+	payload := randomBytes(t, 5*4096)
+	f, _, id := published(t, payload, 4096)
+	f.Direct = &Options{Broker: "mqtt://127.0.0.1:1", ClientID: "device"}
+	ctx := context.Background()
+	h, err := f.Offer(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := f.Fetch(ctx, h, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Fallback == nil {
+		t.Error("no reason for the fallback")
 	}
 	if got, _ := os.ReadFile(f.Path(id)); !bytes.Equal(got, payload) {
 		t.Errorf("the download is not the payload")

@@ -1,0 +1,58 @@
+package mqtt
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/beamup/beamup/bundle"
+)
+
+// direct opens a connection of the download's own for the chunks of h
+// (chunkConn) and serves it: each chunk is read into a buffer of a pool,
+// at most window of them in hand, and given to handle in a goroutine of
+// its own, so that hashing and writing run beside the next chunk's
+// receipt. A chunk of the wrong size is not read: wrong tells of it.
+// When the connection ends, lost has why.
+func (f *Fetcher) direct(ctx context.Context, h *bundle.Header, handle func(n int, data []byte), wrong func(n, size int), lost chan<- error) (*chunkConn, error) {
+	c, err := dialChunks(ctx, *f.Direct)
+	if err != nil {
+		return nil, fmt.Errorf("connecting for the chunks: %w", err)
+	}
+	p := h.Manifest.Payload
+	prefix := strings.TrimSuffix(f.Topics.Chunk(h.ID(), 0), "0")
+	pool := sync.Pool{New: func() any { b := make([]byte, p.ChunkSize); return &b }}
+	slots := make(chan struct{}, f.Window)
+	n := -1 // the chunk being read
+	buffer := func(topic string, size int) []byte {
+		var err error
+		n, err = strconv.Atoi(strings.TrimPrefix(topic, prefix))
+		if err != nil || !strings.HasPrefix(topic, prefix) || n < 0 || n >= len(p.Chunks) {
+			return nil // not a chunk of this payload
+		}
+		if int64(size) != chunkLen(p, n) {
+			wrong(n, size)
+			return nil
+		}
+		slots <- struct{}{}
+		return *pool.Get().(*[]byte)
+	}
+	got := func(_ string, data []byte) {
+		go func(n int) {
+			handle(n, data)
+			b := data[:cap(data)]
+			pool.Put(&b)
+			<-slots
+		}(n)
+	}
+	go func() {
+		err := c.serve(buffer, got)
+		select {
+		case lost <- err:
+		default:
+		}
+	}()
+	return c, nil
+}
