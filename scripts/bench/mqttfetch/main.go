@@ -38,20 +38,26 @@ func main() {
 		wg.Add(1)
 		go func(i int) {
 			defer wg.Done()
-			c, err := mqtt.Connect(ctx, mqtt.Options{Broker: *broker, ClientID: fmt.Sprintf("sim-%d-%d", os.Getpid(), i)})
+			o := mqtt.Options{Broker: *broker, ClientID: fmt.Sprintf("sim-%d-%d", os.Getpid(), i)}
+			c, err := mqtt.Connect(ctx, o)
 			if err != nil {
 				errs <- err
 				return
 			}
 			defer c.Disconnect(100)
 			staging := filepath.Join(*dir, fmt.Sprint(i))
-			f := &mqtt.Fetcher{Client: c, Topics: mqtt.Topics{Prefix: "beamup"}, Keys: keys, Dir: staging, Window: *window}
+			// As beamupd does: the chunks on a connection of their own.
+			f := &mqtt.Fetcher{Client: c, Topics: mqtt.Topics{Prefix: "beamup"}, Keys: keys, Dir: staging, Window: *window, Direct: &o}
 			h, err := f.Offer(ctx, *id)
 			if err != nil {
 				errs <- err
 				return
 			}
-			if _, err := f.Fetch(ctx, h, nil, nil); err != nil {
+			st, err := f.Fetch(ctx, h, nil, nil)
+			if err == nil && st.Fallback != nil {
+				err = st.Fallback
+			}
+			if err != nil {
 				errs <- err
 			}
 		}(i)
