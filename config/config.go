@@ -132,11 +132,12 @@ func Load(path string) (*Config, error) {
 			if len(k) > 1 && unknown[k[:len(k)-1].String()] {
 				continue // in a table already named
 			}
-			at := path
+			// As the decoder says its own errors.
+			at := "toml"
 			if n := lineOf(data, k.String()); n > 0 {
-				at = fmt.Sprintf("%s:%d", path, n)
+				at = fmt.Sprintf("toml: line %d", n)
 			}
-			lines = append(lines, fmt.Sprintf("%s: unknown key %s", at, k))
+			lines = append(lines, fmt.Sprintf("%s: %s: unknown key %s", path, at, k))
 		}
 		return nil, errors.New(strings.Join(lines, "; "))
 	}

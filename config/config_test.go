@@ -52,13 +52,13 @@ func TestLoadErrors(t *testing.T) {
 	tests := []struct {
 		name, src, want string
 	}{
-		{"unknown key", strings.Replace(good, `soak = "10s"`, "soak = \"10s\"\nsoka = 1", 1), ":20: unknown key health.soka"},
+		{"unknown key", strings.Replace(good, `soak = "10s"`, "soak = \"10s\"\nsoka = 1", 1), "toml: line 20: unknown key health.soka"},
 		{"wrong type", strings.Replace(good, `board = "rpi4"`, `board = 4`, 1), `line 4 (last key "device.board")`},
 		{"bad duration", strings.Replace(good, `soak = "10s"`, `soak = "ten"`, 1), `line 19 (last key "health.soak"): not a duration`},
 		{"no keys", strings.Replace(good, `public_keys = ["/etc/beamup/keys/release.pub"]`, ``, 1), "public_keys is empty"},
 		{"bad function", strings.Replace(good, `app_health:check`, `app_health`, 1), "want module:function"},
 		{"syntax", good + "\n[node\n", "line 22"},
-		{"unknown table", good + "\n[nod]\nx = 1\n", ":21: unknown key nod"},
+		{"unknown table", good + "\n[nod]\nx = 1\n", "toml: line 21: unknown key nod"},
 	}
 	for _, tt := range tests {
 		path := write(t, tt.src)

@@ -46,7 +46,7 @@ func (u *Updater) verify(ctx context.Context, in io.Reader, withLayout bool) (*O
 				return nil // a delta is laid out as it is rebuilt
 			}
 			var lerr error
-			if lay, lerr = u.startLayout(ctx, m.Version, partial, nil); lerr != nil {
+			if lay, lerr = u.startLayout(ctx, m.Version, partial, nil, nil); lerr != nil {
 				// The node's word is needed: the device's problem.
 				return &report.Error{Outcome: report.Failed, Err: lerr}
 			}
@@ -118,11 +118,16 @@ type layoutRun struct {
 	done  chan struct{}
 	files *otprel.ReleaseFiles
 	err   error
+	// first says that the layout failed while the payload still came: a
+	// bad member, or a release root it cannot write.
+	first bool
 }
 
 // startLayout lays out release vsn from the file partial as its chunks
-// verify, hashing what it reads into sum when sum is not nil.
-func (u *Updater) startLayout(ctx context.Context, vsn, partial string, sum hash.Hash) (*layoutRun, error) {
+// verify, hashing what it reads into sum when sum is not nil. When it
+// fails while the payload still comes, it calls failed (when not nil):
+// the rest need not come.
+func (u *Updater) startLayout(ctx context.Context, vsn, partial string, sum hash.Hash, failed func()) (*layoutRun, error) {
 	l, err := u.newLayout(ctx, vsn)
 	if err != nil {
 		return nil, err
@@ -143,6 +148,12 @@ func (u *Updater) startLayout(ctx context.Context, vsn, partial string, sum hash
 		if r.err == nil {
 			// What follows the tarball's end, through the tail's hash.
 			_, r.err = io.Copy(io.Discard, r.tail)
+		}
+		if r.err != nil && !r.tail.stopped() {
+			r.first = true
+			if failed != nil {
+				failed()
+			}
 		}
 	}()
 	return r, nil
@@ -216,12 +227,16 @@ func (u *Updater) fetched(ctx context.Context, h *bundle.Header, path string, fe
 	f.Close()
 	var lay *layoutRun
 	whole := sha256.New()
+	// A layout that fails ends the download: a bad member in the first
+	// chunk of a large release is refused then, not after the rest.
+	fetchCtx, stopFetch := context.WithCancel(ctx)
+	defer stopFetch()
 	if m.Kind == bundle.KindRelease && m.Delta == nil {
-		if lay, err = u.startLayout(ctx, m.Version, path, whole); err != nil {
+		if lay, err = u.startLayout(ctx, m.Version, path, whole, stopFetch); err != nil {
 			return op, nil, &report.Error{Outcome: report.Failed, Err: err}
 		}
 	}
-	err = fetch(ctx, func(n int64) {
+	err = fetch(fetchCtx, func(n int64) {
 		if lay != nil {
 			lay.tail.verified(n)
 		}
@@ -238,7 +253,7 @@ func (u *Updater) fetched(ctx context.Context, h *bundle.Header, path string, fe
 			lay.tail.verified(m.Payload.Size)
 		}
 		var lerr error
-		if files, lerr = lay.wait(err); err == nil {
+		if files, lerr = lay.wait(err); err == nil || lay.first {
 			err = lerr
 		}
 	} else if err == nil {

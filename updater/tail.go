@@ -48,6 +48,13 @@ func (t *tail) stop(err error) {
 	t.more.Broadcast()
 }
 
+// stopped says whether stop was called.
+func (t *tail) stopped() bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.done
+}
+
 func (t *tail) Read(p []byte) (int, error) {
 	t.mu.Lock()
 	if t.pos >= t.end && !t.done && t.idle != nil {

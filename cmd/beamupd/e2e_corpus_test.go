@@ -16,6 +16,7 @@ package main_test
 import (
 	"archive/tar"
 	"bytes"
+	"compress/gzip"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -284,6 +285,35 @@ func hostile(t *testing.T, h *tar.Header) string {
 	t.Helper()
 	hh := *h
 	return signedAsIs(t, rebuilt(t, otptest.Tarball(t, "1.1.0"), nil, &hh, "[].\n"), "gauge", "1.1.0")
+}
+
+// hostileFirst is the sample's 1.1.0 with a hostile member before every
+// other, signed as is: its first chunk is enough to refuse it.
+func hostileFirst(t *testing.T, h *tar.Header) string {
+	t.Helper()
+	var b bytes.Buffer
+	zw := gzip.NewWriter(&b)
+	tw := tar.NewWriter(zw)
+	hh := *h
+	hh.Mode, hh.ModTime = 0o644, time.Now()
+	if err := tw.WriteHeader(&hh); err != nil {
+		t.Fatal(err)
+	}
+	otptest.Members(t, otptest.Tarball(t, "1.1.0"), func(h *tar.Header, data []byte) bool {
+		h.Size = int64(len(data))
+		if err := tw.WriteHeader(h); err != nil {
+			t.Fatal(err)
+		}
+		tw.Write(data)
+		return true
+	})
+	tw.Close()
+	zw.Close()
+	p := filepath.Join(t.TempDir(), "gauge-1.1.0.tar.gz")
+	if err := os.WriteFile(p, b.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return signedAsIs(t, p, "gauge", "1.1.0")
 }
 
 // treeDiff lists the lines of before that after lacks (-) and the lines
@@ -822,6 +852,12 @@ func TestCorpusMQTT(t *testing.T) {
 			p := partsOf(t, hostile(t, hostileMembers[0].h))
 			r.send(p, chunksOf(p, cs))
 		}, want: hostileMembers[0].want},
+		// Refused from its first chunk: the rest is never published, and
+		// the device does not wait for it.
+		{name: "hostile member first, the rest never sent", send: func() {
+			p := partsOf(t, hostileFirst(t, hostileMembers[1].h))
+			r.send(p, chunksOf(p, cs)[:1])
+		}, want: hostileMembers[1].want},
 		{name: "delta against a missing base", send: func() {
 			p := partsOf(t, deltaOf(t, "1.2.0", "1.1.0"))
 			r.send(p, chunksOf(p, cs))

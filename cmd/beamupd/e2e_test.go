@@ -597,7 +597,7 @@ func TestBusyAndBadConfig(t *testing.T) {
 	bad := writeFile(t, "bad.toml", "[node]\nname = 1\n")
 	c := exec.Command(beamupd, "status", "--config", bad)
 	outb, err := c.CombinedOutput()
-	if exitCode(err) != 2 || !strings.Contains(string(outb), bad+":2: key node.name") {
+	if exitCode(err) != 2 || !strings.Contains(string(outb), bad+`: toml: line 2 (last key "node.name")`) {
 		t.Errorf("bad config: %v\n%s", err, outb)
 	}
 }
