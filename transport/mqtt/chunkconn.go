@@ -52,6 +52,7 @@ func dialChunks(ctx context.Context, o Options) (*chunkConn, error) {
 	}
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
+	deadline, _ := ctx.Deadline()
 	var conn net.Conn
 	if tc == nil {
 		conn, err = (&net.Dialer{}).DialContext(ctx, "tcp", addr)
@@ -62,8 +63,9 @@ func dialChunks(ctx context.Context, o Options) (*chunkConn, error) {
 		return nil, err
 	}
 	c := &chunkConn{conn: conn, r: bufio.NewReaderSize(conn, 64<<10)}
-	stop := context.AfterFunc(ctx, func() { conn.SetDeadline(time.Now()) })
-	defer stop()
+	// The handshake has until the deadline; the connection, after it, has
+	// no deadline at all (a download takes as long as the link does).
+	conn.SetDeadline(deadline)
 	cp := packets.NewControlPacket(packets.Connect).(*packets.ConnectPacket)
 	cp.ProtocolName, cp.ProtocolVersion = "MQTT", 4
 	cp.ClientIdentifier, cp.CleanSession = o.ClientID+"-chunks", true
@@ -85,6 +87,9 @@ func dialChunks(ctx context.Context, o Options) (*chunkConn, error) {
 	}
 	if err == nil && ack[1] != packets.Accepted {
 		err = fmt.Errorf("%w: %s", errProtocol, packets.ConnackReturnCodes[ack[1]])
+	}
+	if err == nil {
+		err = conn.SetDeadline(time.Time{})
 	}
 	if err != nil {
 		conn.Close()

@@ -23,7 +23,6 @@ func (f *Fetcher) direct(ctx context.Context, h *bundle.Header, handle func(n in
 	}
 	p := h.Manifest.Payload
 	prefix := strings.TrimSuffix(f.Topics.Chunk(h.ID(), 0), "0")
-	pool := sync.Pool{New: func() any { b := make([]byte, p.ChunkSize); return &b }}
 	slots := make(chan struct{}, f.Window)
 	n := -1 // the chunk being read
 	buffer := func(topic string, size int) []byte {
@@ -37,13 +36,12 @@ func (f *Fetcher) direct(ctx context.Context, h *bundle.Header, handle func(n in
 			return nil
 		}
 		slots <- struct{}{}
-		return *pool.Get().(*[]byte)
+		return chunkBuffer(size)
 	}
 	got := func(_ string, data []byte) {
 		go func(n int) {
 			handle(n, data)
-			b := data[:cap(data)]
-			pool.Put(&b)
+			chunkBuffers.Put(&data)
 			<-slots
 		}(n)
 	}
@@ -55,4 +53,15 @@ func (f *Fetcher) direct(ctx context.Context, h *bundle.Header, handle func(n in
 		}
 	}()
 	return c, nil
+}
+
+// chunkBuffers hold chunks between the socket and their handler, shared
+// by every download (the fleet simulator runs hundreds at once).
+var chunkBuffers sync.Pool
+
+func chunkBuffer(size int) []byte {
+	if b, ok := chunkBuffers.Get().(*[]byte); ok && cap(*b) >= size {
+		return (*b)[:size]
+	}
+	return make([]byte, size)
 }

@@ -24,6 +24,7 @@ func main() {
 	pub := flag.String("pub", "", "public key")
 	devices := flag.Int("devices", 1, "simulated devices")
 	window := flag.Int("window", 0, "chunks asked for at once (0: the Fetcher default)")
+	direct := flag.Bool("direct", true, "chunks on a connection of their own, as beamupd fetches them")
 	dir := flag.String("dir", os.TempDir(), "staging root")
 	flag.Parse()
 	keys, err := bundle.LoadPublicKeys([]string{*pub})
@@ -47,7 +48,10 @@ func main() {
 			defer c.Disconnect(100)
 			staging := filepath.Join(*dir, fmt.Sprint(i))
 			// As beamupd does: the chunks on a connection of their own.
-			f := &mqtt.Fetcher{Client: c, Topics: mqtt.Topics{Prefix: "beamup"}, Keys: keys, Dir: staging, Window: *window, Direct: &o}
+			f := &mqtt.Fetcher{Client: c, Topics: mqtt.Topics{Prefix: "beamup"}, Keys: keys, Dir: staging, Window: *window}
+			if *direct {
+				f.Direct = &o
+			}
 			h, err := f.Offer(ctx, *id)
 			if err != nil {
 				errs <- err
