@@ -140,6 +140,12 @@ func TestMQTTFleetUpgrade(t *testing.T) {
 	waitStatus(t, url, b.id, db, committedOn("1.1.0"))
 	direct(t, da)
 	direct(t, db)
+	// The log says where the time after the last byte went, step by step.
+	if m := regexp.MustCompile(`after the last byte: .* to the first step, verified .*, committing [0-9.]+m?s`).FindString(da.log()); m == "" {
+		t.Errorf("the log does not time the steps after the last byte:\n%s", da.log())
+	} else {
+		t.Log(m)
+	}
 
 	// The fleet view lists both.
 	_, beamup := bins(t)
