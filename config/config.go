@@ -122,7 +122,7 @@ func Load(path string) (*Config, error) {
 	c := &Config{Path: path}
 	md, err := toml.Decode(string(data), c)
 	if err != nil {
-		return nil, describe(path, err)
+		return nil, fmt.Errorf("%s: %w", path, err) // the decoder's own says the line and the key
 	}
 	if u := md.Undecoded(); len(u) > 0 {
 		unknown := map[string]bool{}
@@ -145,12 +145,6 @@ func Load(path string) (*Config, error) {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	return c, nil
-}
-
-// describe names the file in a decoding error; the decoder's own says
-// the line and the key.
-func describe(path string, err error) error {
-	return fmt.Errorf("%s: %w", path, err)
 }
 
 // lineOf is the line where key is set, as "table.key", or 0. The decoder

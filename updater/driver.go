@@ -26,20 +26,24 @@ func (u *Updater) run(ctx context.Context, op *Operation, files *otprel.ReleaseF
 	var err error
 	// Where the time after the last byte goes, for the log: the steps
 	// are what a faster install would have to make cheaper.
-	timed := !op.Received.IsZero() && op.Resumes == 0
-	took := []string{fmt.Sprintf("%s to the first step", time.Since(op.Received).Round(100*time.Microsecond))}
+	var took []string
+	if !op.Received.IsZero() && op.Resumes == 0 {
+		took = []string{fmt.Sprintf("%s to the first step", time.Since(op.Received).Round(100*time.Microsecond))}
+	}
 	for a.Kind == plan.Do {
 		start := time.Now()
 		err = u.enter(op, a.Step)
 		if err == nil {
 			err = u.act(ctx, op, files, a.Step)
 		}
-		took = append(took, fmt.Sprintf("%s %s", a.Step, time.Since(start).Round(100*time.Microsecond)))
+		if took != nil {
+			took = append(took, fmt.Sprintf("%s %s", a.Step, time.Since(start).Round(100*time.Microsecond)))
+		}
 		a = plan.Of(op.Kind, op.Mode).Next(a.Step, err != nil)
 	}
 	switch a.Kind {
 	case plan.Finish:
-		if timed {
+		if took != nil {
 			u.Log("after the last byte: %s", strings.Join(took, ", "))
 		}
 		return u.finish(op, report.Committed, done(op)), nil

@@ -163,8 +163,8 @@ const maxControl = 1 << 10
 // serve reads what the broker sends until the connection ends. For each
 // message, buffer is given its topic and payload size and returns where
 // to read the payload (at least size bytes), or nil to skip it; then got
-// has it. A broker that breaks the protocol ends the connection.
-func (c *chunkConn) serve(buffer func(topic string, size int) []byte, got func(topic string, data []byte)) error {
+// has the payload. A broker that breaks the protocol ends the connection.
+func (c *chunkConn) serve(buffer func(topic string, size int) []byte, got func(data []byte)) error {
 	for {
 		typ, n, err := c.header()
 		if err != nil {
@@ -184,14 +184,15 @@ func (c *chunkConn) serve(buffer func(topic string, size int) []byte, got func(t
 		if _, err := io.ReadFull(c.r, tl[:]); err != nil {
 			return err
 		}
-		size := n - 2 - int(binary.BigEndian.Uint16(tl[:]))
+		tlen := int(binary.BigEndian.Uint16(tl[:]))
+		size := n - 2 - tlen
 		if qos > 0 {
 			size -= 2
 		}
 		if size < 0 || qos > 1 { // QoS 2 is more than was asked for
 			return fmt.Errorf("%w: a PUBLISH of %d bytes with QoS %d", errProtocol, n, qos)
 		}
-		topic := make([]byte, binary.BigEndian.Uint16(tl[:]))
+		topic := make([]byte, tlen)
 		if _, err := io.ReadFull(c.r, topic); err != nil {
 			return err
 		}
@@ -222,6 +223,6 @@ func (c *chunkConn) serve(buffer func(topic string, size int) []byte, got func(t
 			return err
 		}
 		c.got.Add(1)
-		got(string(topic), buf[:size])
+		got(buf[:size])
 	}
 }

@@ -33,7 +33,7 @@ func FuzzChunkConnServe(f *testing.F) {
 				return nil
 			}
 			return buf
-		}, func(topic string, got []byte) {
+		}, func(got []byte) {
 			if len(got) > len(buf) {
 				t.Fatalf("handed over %d bytes", len(got))
 			}

@@ -246,7 +246,14 @@ func (f *Fetcher) Fetch(ctx context.Context, h *bundle.Header, progress func(don
 		open.RUnlock()
 		arrive(a)
 	}
-	wrong := func(n, size int) { arrive(arrival{n: n, len: size, err: sizeError(p, n, size)}) }
+	// wrong says whether size is not chunk n's, and tells the loop so.
+	wrong := func(n, size int) bool {
+		err := sizeError(p, n, size)
+		if err != nil {
+			arrive(arrival{n: n, len: size, err: err})
+		}
+		return err != nil
+	}
 
 	// Chunks are asked for on a connection of their own when Direct says
 	// how (fetch_direct.go), through Client otherwise and from the moment

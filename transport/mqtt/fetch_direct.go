@@ -16,7 +16,7 @@ import (
 // its own, so that hashing and writing run beside the next chunk's
 // receipt. A chunk of the wrong size is not read: wrong tells of it.
 // When the connection ends, lost has why.
-func (f *Fetcher) direct(ctx context.Context, h *bundle.Header, handle func(n int, data []byte), wrong func(n, size int), lost chan<- error) (*chunkConn, error) {
+func (f *Fetcher) direct(ctx context.Context, h *bundle.Header, handle func(n int, data []byte), wrong func(n, size int) bool, lost chan<- error) (*chunkConn, error) {
 	c, err := dialChunks(ctx, *f.Direct)
 	if err != nil {
 		return nil, fmt.Errorf("connecting for the chunks: %w", err)
@@ -31,14 +31,13 @@ func (f *Fetcher) direct(ctx context.Context, h *bundle.Header, handle func(n in
 		if err != nil || !strings.HasPrefix(topic, prefix) || n < 0 || n >= len(p.Chunks) {
 			return nil // not a chunk of this payload
 		}
-		if int64(size) != chunkLen(p, n) {
-			wrong(n, size)
+		if wrong(n, size) {
 			return nil
 		}
 		slots <- struct{}{}
 		return chunkBuffer(size)
 	}
-	got := func(_ string, data []byte) {
+	got := func(data []byte) {
 		go func(n int) {
 			handle(n, data)
 			chunkBuffers.Put(&data)
