@@ -98,35 +98,46 @@ func (c *Client) Eval(ctx context.Context, src string) (etf.Term, error) {
 }
 
 // EvalWith evaluates src with the variables of bindings bound, so that
-// values reach the node as terms rather than as quoted source.
+// values reach the node as terms rather than as quoted source. It is one
+// call: the node scans, parses and evaluates src itself (evalSrc), where
+// the three as calls of their own cost two more round trips each time.
 func (c *Client) EvalWith(ctx context.Context, src string, bindings map[string]etf.Term) (etf.Term, error) {
-	t, err := c.Call(ctx, "erl_scan", "string", src)
-	if err != nil {
-		return nil, err
-	}
-	r, ok := t.(etf.Tuple)
-	if !ok || len(r) != 3 || r[0] != etf.Atom("ok") {
-		return nil, fmt.Errorf("scanning %q: %s", src, otprel.Format(t))
-	}
-	if t, err = c.Call(ctx, "erl_parse", "parse_exprs", r[1]); err != nil {
-		return nil, err
-	}
-	if r, ok = t.(etf.Tuple); !ok || len(r) != 2 || r[0] != etf.Atom("ok") {
-		return nil, fmt.Errorf("parsing %q: %s", src, otprel.Format(t))
-	}
 	// erl_eval takes bindings as an orddict: sorted by name.
 	b := etf.List{}
 	for _, k := range slices.Sorted(maps.Keys(bindings)) {
 		b = append(b, etf.Tuple{etf.Atom(k), bindings[k]})
 	}
-	if t, err = c.Call(ctx, "erl_eval", "exprs", r[1], b); err != nil {
+	t, err := c.Call(ctx, "erl_eval", "exprs", evalSrc, etf.List{
+		etf.Tuple{etf.Atom("B"), b}, etf.Tuple{etf.Atom("S"), src}})
+	if err != nil {
 		return nil, err
 	}
-	if r, ok = t.(etf.Tuple); !ok || len(r) != 3 || r[0] != etf.Atom("value") {
+	r, ok := t.(etf.Tuple)
+	if !ok || len(r) != 3 || r[0] != etf.Atom("value") {
 		return nil, fmt.Errorf("evaluating %q: %s", src, otprel.Format(t))
 	}
 	return r[1], nil
 }
+
+// evalSrc is erl_parse's form of
+//
+//	{ok, T, _} = erl_scan:string(S), {ok, E} = erl_parse:parse_exprs(T),
+//	{value, V, _} = erl_eval:exprs(E, B), V.
+var evalSrc = func() etf.List {
+	atom := func(a string) etf.Tuple { return etf.Tuple{etf.Atom("atom"), 1, etf.Atom(a)} }
+	v := func(name string) etf.Tuple { return etf.Tuple{etf.Atom("var"), 1, etf.Atom(name)} }
+	tuple := func(es ...etf.Term) etf.Tuple { return etf.Tuple{etf.Atom("tuple"), 1, etf.List(es)} }
+	call := func(mod, fun string, args ...etf.Term) etf.Tuple {
+		return etf.Tuple{etf.Atom("call"), 1, etf.Tuple{etf.Atom("remote"), 1, atom(mod), atom(fun)}, etf.List(args)}
+	}
+	match := func(p, e etf.Term) etf.Tuple { return etf.Tuple{etf.Atom("match"), 1, p, e} }
+	return etf.List{
+		match(tuple(atom("ok"), v("T"), v("_")), call("erl_scan", "string", v("S"))),
+		match(tuple(atom("ok"), v("E")), call("erl_parse", "parse_exprs", v("T"))),
+		match(tuple(atom("value"), v("V"), v("_")), call("erl_eval", "exprs", v("E"), v("B"))),
+		v("V"),
+	}
+}()
 
 // OldCode is what runs old code of some modules.
 type OldCode struct {

@@ -12,6 +12,7 @@ import (
 	"path"
 	"path/filepath"
 	"strings"
+	"sync"
 
 	"github.com/beamup/beamup/internal/durable"
 	"github.com/beamup/beamup/otprel"
@@ -33,6 +34,13 @@ type layout struct {
 	used    map[string]bool
 	created []string        // top-most paths it created, in order
 	wiped   map[string]bool // own directories emptied of leftovers
+	open    *os.File        // the member being written
+	// What it wrote since it last synced: files closed, and directories
+	// whose entries it changed. Only these are synced, not the whole
+	// filesystem, which holds what the node writes too.
+	files   []string
+	dirs    map[string]bool
+	syncErr error // the first sync that failed
 }
 
 // newLayout starts the layout of release vsn, or returns nil when
@@ -54,11 +62,14 @@ func (u *Updater) newLayout(ctx context.Context, vsn string) (*layout, error) {
 	if err != nil {
 		return nil, fmt.Errorf("laying out the release: %w", err)
 	}
-	return &layout{u: u, root: root, version: vsn, used: used, wiped: map[string]bool{}}, nil
+	return &layout{u: u, root: root, version: vsn, used: used, wiped: map[string]bool{}, dirs: map[string]bool{}}, nil
 }
 
 // member is the otprel.Sink of the layout.
 func (l *layout) member(h *tar.Header, name string) (io.Writer, error) {
+	if err := l.closeMember(); err != nil {
+		return nil, err
+	}
 	if name == "." {
 		return nil, nil
 	}
@@ -76,6 +87,7 @@ func (l *layout) member(h *tar.Header, name string) (io.Writer, error) {
 	if err := l.record(name); err != nil {
 		return nil, err
 	}
+	l.dirs[path.Dir(name)] = true
 	switch h.Typeflag {
 	case tar.TypeDir:
 		return nil, l.root.MkdirAll(name, 0o755)
@@ -86,9 +98,25 @@ func (l *layout) member(h *tar.Header, name string) (io.Writer, error) {
 		if err != nil {
 			return nil, fmt.Errorf("laying out %s: %w", name, err)
 		}
-		return &closingWriter{f: f}, nil
+		l.open = f
+		l.files = append(l.files, name)
+		return memberWriter{f}, nil
 	}
 	return nil, nil
+}
+
+// closeMember closes the file of the member written last: the sink's
+// writers are dropped, not closed, so the next member closes the last.
+func (l *layout) closeMember() error {
+	if l.open == nil {
+		return nil
+	}
+	err := l.open.Close()
+	l.open = nil
+	if err != nil {
+		return fmt.Errorf("laying out: %w", err)
+	}
+	return nil
 }
 
 // wipe empties, once, the own directory name is in: what an unpack cut
@@ -105,6 +133,7 @@ func (l *layout) wipe(name string) error {
 	if err := l.root.RemoveAll(dir); err != nil {
 		return fmt.Errorf("removing the leftover %s: %w", dir, err)
 	}
+	l.dirs[path.Dir(dir)] = true
 	l.u.Log("removed %s, left by an interrupted unpack", dir)
 	return nil
 }
@@ -124,6 +153,7 @@ func (l *layout) create(dir string) error {
 	if err := l.record(dir); err != nil {
 		return err
 	}
+	l.dirs[path.Dir(dir)] = true
 	return l.root.Mkdir(dir, 0o755)
 }
 
@@ -144,14 +174,80 @@ func (l *layout) record(name string) error {
 }
 
 // sync puts what the layout wrote so far on disk, while it waits for
-// more of the payload; close syncs the rest.
-func (l *layout) sync() { durable.SyncFS(l.u.cfg.Root) }
+// more of the payload; close syncs the rest, and says whether any sync
+// failed. The file being written stays to be synced once it is closed.
+func (l *layout) sync() {
+	var open string
+	if l.open != nil {
+		open, l.files = l.files[len(l.files)-1], l.files[:len(l.files)-1]
+	}
+	names := l.files
+	for d := range l.dirs {
+		names = append(names, d)
+	}
+	if err := syncAll(l.root, names); err != nil && l.syncErr == nil {
+		l.syncErr = err
+	}
+	l.files, l.dirs = l.files[:0], map[string]bool{}
+	if open != "" {
+		l.files = append(l.files, open)
+	}
+}
 
 // close ends the layout: the files it wrote are on disk, and still
 // recorded until the release is registered.
 func (l *layout) close() error {
+	err := l.closeMember()
+	l.sync()
+	if err == nil {
+		err = l.syncErr
+	}
 	l.root.Close()
-	return durable.SyncFS(l.u.cfg.Root)
+	return err
+}
+
+// syncAll fsyncs the files and directories named under root, a few at
+// once: the filesystem commits syncs that wait together in one go.
+func syncAll(root *os.Root, names []string) error {
+	var (
+		wg    sync.WaitGroup
+		mu    sync.Mutex
+		first error
+	)
+	next := make(chan string)
+	for range min(len(names), 8) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for name := range next {
+				if err := syncIn(root, name); err != nil {
+					mu.Lock()
+					if first == nil {
+						first = err
+					}
+					mu.Unlock()
+				}
+			}
+		}()
+	}
+	for _, name := range names {
+		next <- name
+	}
+	close(next)
+	wg.Wait()
+	return first
+}
+
+func syncIn(root *os.Root, name string) error {
+	f, err := root.Open(name)
+	if err != nil {
+		return fmt.Errorf("syncing %s: %w", name, err)
+	}
+	defer f.Close()
+	if err := f.Sync(); err != nil {
+		return fmt.Errorf("syncing %s: %w", name, err)
+	}
+	return nil
 }
 
 // layoutFile records what a layout under way made.
@@ -206,11 +302,11 @@ type layoutError struct{ err error }
 func (e *layoutError) Error() string { return e.err.Error() }
 func (e *layoutError) Unwrap() error { return e.err }
 
-// closingWriter closes its file when the member's bytes end: the sink's
-// writers are dropped, not closed, so the next member closes the last.
-type closingWriter struct{ f *os.File }
+// memberWriter writes a member's bytes into its file; a failed write is
+// the device's problem.
+type memberWriter struct{ f *os.File }
 
-func (w *closingWriter) Write(b []byte) (int, error) {
+func (w memberWriter) Write(b []byte) (int, error) {
 	n, err := w.f.Write(b)
 	if err != nil {
 		return n, &layoutError{err}
@@ -234,28 +330,13 @@ func layOut(r io.Reader, l *layout) (*otprel.ReleaseFiles, error) {
 	if l == nil {
 		return otprel.ReadTarball(r)
 	}
-	var open *closingWriter
 	files, err := otprel.ReadTarballTo(r, func(h *tar.Header, name string) (io.Writer, error) {
-		if open != nil {
-			if err := open.f.Close(); err != nil {
-				return nil, fmt.Errorf("laying out: %w", err)
-			}
-			open = nil
-		}
 		w, err := l.member(h, name)
 		if err != nil {
 			return nil, &layoutError{err}
 		}
-		if cw, ok := w.(*closingWriter); ok {
-			open = cw
-		}
 		return w, nil
 	})
-	if open != nil {
-		if cerr := open.f.Close(); err == nil && cerr != nil {
-			err = fmt.Errorf("laying out: %w", cerr)
-		}
-	}
 	if cerr := l.close(); err == nil && cerr != nil {
 		err = fmt.Errorf("laying out: %w", cerr)
 	}

@@ -22,19 +22,16 @@ func (u *Updater) checkHealth(ctx context.Context, op *Operation, rel otprel.Rel
 	if err := u.waitHealthy(ctx, rel, samePid); err != nil {
 		return fmt.Errorf("health: %w", err)
 	}
+	// Healthy now; then at every interval, and at the soak's end.
 	end := time.Now().Add(u.cfg.Health.Soak)
-	for {
-		if err := u.healthy(ctx, rel, samePid); err != nil {
-			return fmt.Errorf("health during the soak: %w", err)
-		}
-		left := time.Until(end)
-		if left <= 0 {
-			break
-		}
+	for left := time.Until(end); left > 0; left = time.Until(end) {
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-time.After(min(left, u.cfg.Health.Interval)):
+		}
+		if err := u.healthy(ctx, rel, samePid); err != nil {
+			return fmt.Errorf("health during the soak: %w", err)
 		}
 	}
 	u.Log("healthy on %s %s for %s", rel.Name, rel.Version, u.cfg.Health.Soak)

@@ -8,21 +8,9 @@ import (
 // install runs install_release: the point of no return. It has no timeout
 // of its own and, when it fails after that point, answers {error, _} and
 // restarts the node: it is bounded here, and any error leads to a revert
-// by restart.
+// by restart. The unpacking noted the node's boot (noteIncarnation), and
+// entering this step journaled it.
 func (u *Updater) install(ctx context.Context, op *Operation) error {
-	pid, err := u.node.OSPid(ctx)
-	if err != nil {
-		return err
-	}
-	op.NodePid = pid
-	if op.NodeBoot, err = u.node.Incarnation(ctx); err != nil {
-		return err
-	}
-	// Journaled before install_release: a revert tells from them whether
-	// the node restarted.
-	if err := u.save(op); err != nil {
-		return err
-	}
 	ictx, cancel := context.WithTimeout(ctx, u.cfg.InstallTimeout)
 	defer cancel()
 	if _, err := u.node.InstallRelease(ictx, op.Version, u.cfg.Install); err != nil {

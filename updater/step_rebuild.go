@@ -13,31 +13,32 @@ import (
 	"github.com/beamup/beamup/otprel"
 )
 
-// rebuild makes the release that the verified delta payload at payload
-// describes from the base release installed under the release root, and
-// (with layout) lays it out as it goes: the rebuilt tarball is never
-// written whole. Every file is checked against the signed index as it is
-// rebuilt; a base that differs is a refusal that says to send the full
-// bundle. The payload is removed.
-func (u *Updater) rebuild(ctx context.Context, m *bundle.Manifest, payload string, withLayout bool) (*otprel.ReleaseFiles, error) {
-	defer os.Remove(payload)
-	d := m.Delta
+// rebuild reads the release that the verified delta payload at payload
+// describes, without laying it out (a dry run).
+func (u *Updater) rebuild(ctx context.Context, m *bundle.Manifest, payload string) (*otprel.ReleaseFiles, error) {
 	in, err := os.Open(payload)
 	if err != nil {
 		return nil, fmt.Errorf("rebuilding the release: %w", err)
 	}
 	defer in.Close()
+	return u.rebuildFrom(ctx, m, in, nil)
+}
+
+// rebuildFrom makes the release that the delta payload read from in
+// describes from the base release installed under the release root, and
+// lays it out with l (when not nil) as it goes: the rebuilt tarball is
+// never written whole. in gives only verified bytes: the layout follows
+// the payload as it arrives (step_verify.go), so that a delta is rebuilt
+// while it comes. Every file is checked against the signed index as it
+// is rebuilt; a base that differs is a refusal that says to send the
+// full bundle.
+func (u *Updater) rebuildFrom(ctx context.Context, m *bundle.Manifest, in io.Reader, l *layout) (*otprel.ReleaseFiles, error) {
+	d := m.Delta
 	root, err := os.OpenRoot(u.cfg.Root)
 	if err != nil {
 		return nil, fmt.Errorf("rebuilding the release: %w", err)
 	}
 	defer root.Close()
-	var l *layout
-	if withLayout {
-		if l, err = u.newLayout(ctx, m.Version); err != nil {
-			return nil, err
-		}
-	}
 	pr, pw := io.Pipe()
 	rebuilt := make(chan error, 1)
 	go func() {

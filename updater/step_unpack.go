@@ -62,6 +62,19 @@ func (u *Updater) unpack(ctx context.Context, op *Operation, files *otprel.Relea
 	if from != op.From {
 		return fmt.Errorf("checking the install: it would upgrade from %s, the node runs %s", from, op.From)
 	}
+	return u.noteIncarnation(ctx, op)
+}
+
+// noteIncarnation records in op the boot of the node that install_release
+// will run on: entering the next step journals it before the call, and a
+// revert tells from it whether the node restarted.
+func (u *Updater) noteIncarnation(ctx context.Context, op *Operation) error {
+	inc, err := u.node.Incarnation(ctx)
+	if err != nil {
+		return err
+	}
+	op.NodeBoot = inc
+	op.NodePid, _, _ = strings.Cut(inc, "/")
 	return nil
 }
 

@@ -41,12 +41,11 @@ func (u *Updater) verify(ctx context.Context, in io.Reader, withLayout bool) (*O
 			if err := u.Check(ctx, h); err != nil {
 				return err
 			}
-			m := h.Manifest
-			if !withLayout || m.Kind != bundle.KindRelease || m.Delta != nil {
-				return nil // a delta is laid out as it is rebuilt
+			if !withLayout || h.Manifest.Kind != bundle.KindRelease {
+				return nil
 			}
 			var lerr error
-			if lay, lerr = u.startLayout(ctx, m.Version, partial, nil, nil); lerr != nil {
+			if lay, lerr = u.startLayout(ctx, h.Manifest, partial, nil, nil); lerr != nil {
 				// The node's word is needed: the device's problem.
 				return &report.Error{Outcome: report.Failed, Err: lerr}
 			}
@@ -94,7 +93,7 @@ func (u *Updater) verify(ctx context.Context, in io.Reader, withLayout bool) (*O
 		}
 		return op, nil, verr
 	}
-	op, files, err := u.stage(ctx, h, partial, files, withLayout)
+	op, files, err := u.stage(ctx, h, partial, files)
 	if op != nil {
 		op.Received = received
 	}
@@ -123,12 +122,13 @@ type layoutRun struct {
 	first bool
 }
 
-// startLayout lays out release vsn from the file partial as its chunks
-// verify, hashing what it reads into sum when sum is not nil. When it
-// fails while the payload still comes, it calls failed (when not nil):
-// the rest need not come.
-func (u *Updater) startLayout(ctx context.Context, vsn, partial string, sum hash.Hash, failed func()) (*layoutRun, error) {
-	l, err := u.newLayout(ctx, vsn)
+// startLayout lays out the release of manifest m from the file partial as
+// its chunks verify, hashing what it reads into sum when sum is not nil: a
+// tarball as it is read, a delta as it is rebuilt. When it fails while
+// the payload still comes, it calls failed (when not nil): the rest need
+// not come.
+func (u *Updater) startLayout(ctx context.Context, m *bundle.Manifest, partial string, sum hash.Hash, failed func()) (*layoutRun, error) {
+	l, err := u.newLayout(ctx, m.Version)
 	if err != nil {
 		return nil, err
 	}
@@ -144,7 +144,11 @@ func (u *Updater) startLayout(ctx context.Context, vsn, partial string, sum hash
 	go func() {
 		defer close(r.done)
 		defer f.Close()
-		r.files, r.err = layOut(r.tail, l)
+		if m.Delta != nil {
+			r.files, r.err = u.rebuildFrom(ctx, m, r.tail, l)
+		} else {
+			r.files, r.err = layOut(r.tail, l)
+		}
 		if r.err == nil {
 			// What follows the tarball's end, through the tail's hash.
 			_, r.err = io.Copy(io.Discard, r.tail)
@@ -231,11 +235,12 @@ func (u *Updater) fetched(ctx context.Context, h *bundle.Header, path string, fe
 	// chunk of a large release is refused then, not after the rest.
 	fetchCtx, stopFetch := context.WithCancel(ctx)
 	defer stopFetch()
-	if m.Kind == bundle.KindRelease && m.Delta == nil {
-		if lay, err = u.startLayout(ctx, m.Version, path, whole, stopFetch); err != nil {
+	if m.Kind == bundle.KindRelease {
+		if lay, err = u.startLayout(ctx, m, path, whole, stopFetch); err != nil {
 			return op, nil, &report.Error{Outcome: report.Failed, Err: err}
 		}
 	}
+	fetchStart := time.Now()
 	err = fetch(fetchCtx, func(n int64) {
 		if lay != nil {
 			lay.tail.verified(n)
@@ -252,6 +257,9 @@ func (u *Updater) fetched(ctx context.Context, h *bundle.Header, path string, fe
 		if err == nil {
 			lay.tail.verified(m.Payload.Size)
 		}
+		lay.tail.mu.Lock()
+		u.Log("DBG at last byte: layout read %d of %d; fetch took %s", lay.tail.pos, m.Payload.Size, received.Sub(fetchStart))
+		lay.tail.mu.Unlock()
 		var lerr error
 		if files, lerr = lay.wait(err); err == nil || lay.first {
 			err = lerr
@@ -272,7 +280,7 @@ func (u *Updater) fetched(ctx context.Context, h *bundle.Header, path string, fe
 		}
 		return op, nil, err
 	}
-	op, files, err = u.stage(ctx, hv, path, files, true)
+	op, files, err = u.stage(ctx, hv, path, files)
 	if op != nil {
 		op.Received = received
 	}
@@ -296,15 +304,19 @@ func operation(h *bundle.Header) *Operation {
 }
 
 // stage moves the verified payload at path to where op's payload waits,
-// or rebuilds the release a delta payload describes, and reads the
-// release (files, when a layout has read it already). With layout, a
-// delta's release is laid out as it is rebuilt.
-func (u *Updater) stage(ctx context.Context, h *bundle.Header, path string, files *otprel.ReleaseFiles, withLayout bool) (*Operation, *otprel.ReleaseFiles, error) {
+// or, for a delta, removes it once its release is rebuilt (by the layout,
+// or here when there was none), and reads the release (files, when a
+// layout has read it already).
+func (u *Updater) stage(ctx context.Context, h *bundle.Header, path string, files *otprel.ReleaseFiles) (*Operation, *otprel.ReleaseFiles, error) {
 	op := operation(h)
 	staged := u.staged(op)
 	if h.Manifest.Delta != nil {
 		var err error
-		if files, err = u.rebuild(ctx, h.Manifest, path, withLayout); err != nil {
+		if files == nil {
+			files, err = u.rebuild(ctx, h.Manifest, path)
+		}
+		os.Remove(path)
+		if err != nil {
 			return op, nil, err
 		}
 	} else if err := os.Rename(path, staged); err != nil {

@@ -97,17 +97,6 @@ func SyncFile(path string) error {
 	return nil
 }
 
-// SyncFS commits to disk everything written to the filesystem that holds
-// path: one syncfs(2) where many files were written.
-func SyncFS(path string) error {
-	f, err := os.Open(path)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	return unix.Syncfs(int(f.Fd()))
-}
-
 // Free is the bytes an unprivileged writer may still put on the
 // filesystem that holds path.
 func Free(path string) (int64, error) {
