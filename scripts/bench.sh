@@ -299,21 +299,22 @@ printf '| beamup serial push at 115200 baud to committed (median of 3) | %.1f s 
 # bundle's last byte had arrived and verified. Over MQTT the full 1.1.0
 # bundle is published to a beamupd run (its release laid out as the
 # chunks come), straight on loopback and through a link that carries 1
-# MiB/s from the broker (scripts/bench/tcpline); over the cable, the delta
-# pushed above (laid out as it is rebuilt). Baseline: the bare release_handler calls that take 1.1.0,
-# already unpacked, to permanent (scripts/bench/unpacked.escript).
+# MiB/s from the broker (scripts/bench/tcpline), and the delta (one chunk,
+# rebuilt once it is in); over the cable, the delta pushed above (rebuilt
+# and laid out as it comes). Baseline: the bare release_handler calls that
+# take 1.1.0, already unpacked, to permanent (scripts/bench/unpacked.escript).
 echo "last byte to committed: MQTT, then the baseline..." >&2
 go build -o "$work/tcpline" "$top/scripts/bench/tcpline"
 coproc LINE { "$work/tcpline" -to "127.0.0.1:$mport" -rate $((1 << 20)); }
 read -r lport <&"${LINE[0]}"
-# lastbyte_mqtt BROKER GROUP: publish the full 1.1.0 bundle to a beamupd
-# run on a fresh target and print what it said of the last byte.
+# lastbyte_mqtt BROKER GROUP BUNDLE: publish BUNDLE to a beamupd run on a
+# fresh target and print what it said of the last byte.
 lastbyte_mqtt() {
 	fresh_target >/dev/null
 	{ cat "$work/beamupd.toml"; printf '[mqtt]\nbroker = "%s"\ngroups = ["%s"]\n' "$1" "$2"; } >"$work/mqtt.toml"
 	"$bin/beamupd" run --config "$work/mqtt.toml" >"$work/mqtt.log" 2>&1 &
 	local pid=$!
-	"$bin/beamup" publish --broker "$broker" --key "$work/k.key" --group "$2" "$work/gauge-1.1.0.bundle" >/dev/null 2>&1
+	"$bin/beamup" publish --broker "$broker" --key "$work/k.key" --group "$2" "$3" >/dev/null 2>&1
 	for _ in $(seq 600); do
 		grep -q "after the last byte" "$work/mqtt.log" && break
 		sleep 0.1
@@ -322,25 +323,28 @@ lastbyte_mqtt() {
 	wait $pid 2>/dev/null || true
 	lastbyte_ms "$work/mqtt.log"
 }
-declare -a lbmqtt lbslow lbbase
+declare -a lbmqtt lbslow lbdelta lbbase
 for i in 1 2 3; do
-	lbmqtt+=("$(lastbyte_mqtt "$broker" "lastbyte$i")")
-	lbslow+=("$(lastbyte_mqtt "mqtt://127.0.0.1:$lport" "slowline$i")")
+	lbmqtt+=("$(lastbyte_mqtt "$broker" "lastbyte$i" "$work/gauge-1.1.0.bundle")")
+	lbslow+=("$(lastbyte_mqtt "mqtt://127.0.0.1:$lport" "slowline$i" "$work/gauge-1.1.0.bundle")")
+	lbdelta+=("$(lastbyte_mqtt "$broker" "delta$i" "$work/gauge-1.1.0.delta")")
 	fresh_target >/dev/null
 	lbbase+=("$(escript "$top/scripts/bench/unpacked.escript" "$node" "$(cat "$work/root/cookie")" "$work/root" \
 		"$work/releases/gauge-1.1.0.tar.gz" gauge 1.1.0)")
-	echo "last byte round $i: MQTT ${lbmqtt[-1]} ms, at 1 MiB/s ${lbslow[-1]} ms, cable ${lbcable[$((i - 1))]} ms, bare calls ${lbbase[-1]} ms" >&2
+	echo "last byte round $i: MQTT ${lbmqtt[-1]} ms, at 1 MiB/s ${lbslow[-1]} ms, delta ${lbdelta[-1]} ms, cable ${lbcable[$((i - 1))]} ms, bare calls ${lbbase[-1]} ms" >&2
 done
 eval "exec ${LINE[1]}>&-"
 wait "$LINE_PID" 2>/dev/null || true
 sh "$work/root/bin/node.sh" "$work/root" stop
 lm=$(printf '%s\n' "${lbmqtt[@]}" | median)
 ls_=$(printf '%s\n' "${lbslow[@]}" | median)
+ld=$(printf '%s\n' "${lbdelta[@]}" | median)
 lc=$(printf '%s\n' "${lbcable[@]}" | median)
 lb=$(printf '%s\n' "${lbbase[@]}" | median)
 printf '\n| last byte received to committed, 1.0.0 -> 1.1.0, soak 0 (median of 3) | beamupd | baseline | ratio | aim |\n|---|---|---|---|---|\n'
 printf '| over MQTT on loopback (the full bundle, 8 MB in about 50 ms) | %.1f ms | %.1f ms (check_install_release, install_release, make_permanent on 1.1.0 already unpacked) | %.2f | <= 1.2, < 100 ms |\n' "$lm" "$lb" "$(echo "$lm / $lb" | bc -l)"
 printf '| over MQTT through a 1 MiB/s link (the full bundle) | %.1f ms | %.1f ms (the same) | %.2f | <= 1.2, < 100 ms |\n' "$ls_" "$lb" "$(echo "$ls_ / $lb" | bc -l)"
+printf '| over MQTT on loopback (the delta) | %.1f ms | %.1f ms (the same) | %.2f | <= 1.2, < 100 ms |\n' "$ld" "$lb" "$(echo "$ld / $lb" | bc -l)"
 printf '| over the cable (the delta) | %.1f ms | %.1f ms (the same) | %.2f | <= 1.2, < 100 ms |\n' "$lc" "$lb" "$(echo "$lc / $lb" | bc -l)"
 
 # Idle: beamupd run with MQTT connected, against mosquitto_sub subscribed to

@@ -240,7 +240,6 @@ func (u *Updater) fetched(ctx context.Context, h *bundle.Header, path string, fe
 			return op, nil, &report.Error{Outcome: report.Failed, Err: err}
 		}
 	}
-	fetchStart := time.Now()
 	err = fetch(fetchCtx, func(n int64) {
 		if lay != nil {
 			lay.tail.verified(n)
@@ -257,9 +256,6 @@ func (u *Updater) fetched(ctx context.Context, h *bundle.Header, path string, fe
 		if err == nil {
 			lay.tail.verified(m.Payload.Size)
 		}
-		lay.tail.mu.Lock()
-		u.Log("DBG at last byte: layout read %d of %d; fetch took %s", lay.tail.pos, m.Payload.Size, received.Sub(fetchStart))
-		lay.tail.mu.Unlock()
 		var lerr error
 		if files, lerr = lay.wait(err); err == nil || lay.first {
 			err = lerr
