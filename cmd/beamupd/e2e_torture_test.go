@@ -18,9 +18,9 @@ import (
 
 // TestTorture kills, at a random moment, beamupd alone or beamupd and
 // the node together (a power cut), while a bundle arrives and installs
-// over a file, MQTT or the cable: a good hot upgrade (1.0.0 -> 1.1.0), a
-// broken one (1.1.0 -> 1.2.0, whose code_change fails) and a cold one
-// (1.0.0 -> 2.0.0). Then it starts what systemd would (the node after a
+// over a file, MQTT or the cable: a good hot upgrade (1.0.0 -> 1.1.0), the
+// same as a delta (rebuilt and laid out as it comes), a broken one (1.1.0
+// -> 1.2.0, whose code_change fails) and a cold one (1.0.0 -> 2.0.0). Then it starts what systemd would (the node after a
 // power cut, beamupd run) and checks what a user would: the node runs a
 // healthy permanent release, the broken one never; the journal is
 // finished; RELEASES holds no release left unpacked; staging is empty;
@@ -35,10 +35,12 @@ func TestTorture(t *testing.T) {
 		from, to string
 		good     bool
 		span     int // ms over which the kill falls
+		delta    bool
 	}{
-		{"1.0.0", "1.1.0", true, 1500},
-		{"1.1.0", "1.2.0", false, 2500},
-		{"1.0.0", "2.0.0", true, 4000},
+		{"1.0.0", "1.1.0", true, 1500, false},
+		{"1.0.0", "1.1.0", true, 3000, true},
+		{"1.1.0", "1.2.0", false, 2500, false},
+		{"1.0.0", "2.0.0", true, 4000, false},
 	}
 	for i := range trials {
 		tr := []string{"file", "mqtt", "serial"}[i%3]
@@ -49,9 +51,13 @@ func TestTorture(t *testing.T) {
 		if powerCut {
 			what = "power"
 		}
-		t.Run(fmt.Sprintf("%d/%s/%s/%s-%s", i, tr, up.to, what, delay), func(t *testing.T) {
+		to := up.to
+		if up.delta {
+			to += "-delta"
+		}
+		t.Run(fmt.Sprintf("%d/%s/%s/%s-%s", i, tr, to, what, delay), func(t *testing.T) {
 			t.Parallel()
-			torture(t, tr, up.from, up.to, up.good, powerCut, delay)
+			torture(t, tr, up.from, up.to, up.good, up.delta, powerCut, delay)
 		})
 	}
 }
@@ -81,7 +87,7 @@ func readJournal(t *testing.T, d *device) updater.Journal {
 	return j
 }
 
-func torture(t *testing.T, transport, from, to string, good, powerCut bool, delay time.Duration) {
+func torture(t *testing.T, transport, from, to string, good, delta, powerCut bool, delay time.Duration) {
 	var o deviceOpts
 	o.health = "gauge_health:check"
 	var url, laptop string
@@ -96,6 +102,9 @@ func torture(t *testing.T, transport, from, to string, good, powerCut bool, dela
 	}
 	d := newDevice(t, from, o)
 	bundle := signed(t, to)
+	if delta {
+		bundle = deltaOf(t, to, from)
+	}
 	beamupd, beamup := bins(t)
 
 	var id string
