@@ -138,7 +138,9 @@ func (u *Updater) startLayout(ctx context.Context, m *bundle.Manifest, partial s
 	}
 	r := &layoutRun{tail: newTail(f), done: make(chan struct{})}
 	r.tail.sum = sum
-	if l != nil {
+	if l != nil && m.Delta == nil {
+		// A delta's payload is read by its rebuild, in a goroutine of
+		// its own: its layout syncs everything as it ends instead.
 		r.tail.idle = l.sync
 	}
 	go func() {
