@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/beamup/beamup/beam"
+	"github.com/beamup/beamup/internal/durable"
 	"github.com/beamup/beamup/otprel"
 	"github.com/beamup/beamup/plan"
 	"github.com/beamup/beamup/report"
@@ -234,6 +235,8 @@ func (u *Updater) Resume(ctx context.Context) (*report.Result, error) {
 	}
 	r, err := u.resume(ctx)
 	u.sweep(append(operationLeftovers, transferLeftovers...))
+	// Before any transport, which writes its own files there.
+	u.removeTemps(u.cfg.StateDir)
 	return r, err
 }
 
@@ -275,8 +278,11 @@ var (
 
 // sweep removes from staging the leftovers that no operation owns: what a
 // killed beamupd was verifying or rebuilding, what it staged before it
-// journaled it.
+// journaled it, and the temporary files of its durable writes there and
+// in the release root's releases/.
 func (u *Updater) sweep(patterns []string) {
+	u.removeTemps(u.stagingDir())
+	u.removeTemps(filepath.Join(u.cfg.Root, "releases"))
 	owned := ""
 	if op := u.journaled(); op != nil && op.Bundle != "" {
 		owned = u.staged(op)
@@ -294,5 +300,13 @@ func (u *Updater) sweep(patterns []string) {
 				u.Log("removed %s, left in staging by an interrupted beamupd", filepath.Base(f))
 			}
 		}
+	}
+}
+
+// removeTemps removes from dir what a durable write cut short left under
+// a temporary name.
+func (u *Updater) removeTemps(dir string) {
+	for _, name := range durable.RemoveTemps(dir) {
+		u.Log("removed %s, left by a write an interrupted beamupd did not finish", name)
 	}
 }

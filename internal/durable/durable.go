@@ -21,23 +21,6 @@ func WriteFile(path string, data []byte, perm os.FileMode) error {
 	})
 }
 
-// LinkOrCopy puts src's content at dst durably without writing it again
-// when both are on one filesystem (a hard link, made under a temporary
-// name and renamed, so that dst is old or new), and copies it otherwise.
-// src must not change afterwards: both names are one file.
-func LinkOrCopy(dst, src string, perm os.FileMode) error {
-	tmp := filepath.Join(filepath.Dir(dst), "."+filepath.Base(dst)+".link")
-	os.Remove(tmp)
-	if err := os.Link(src, tmp); err != nil {
-		return CopyFile(dst, src, perm)
-	}
-	if err := os.Rename(tmp, dst); err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("writing %s: %w", dst, err)
-	}
-	return SyncDir(filepath.Dir(dst))
-}
-
 // CopyFile copies src to dst with the same guarantees.
 func CopyFile(dst, src string, perm os.FileMode) error {
 	in, err := os.Open(src)
@@ -53,7 +36,7 @@ func CopyFile(dst, src string, perm os.FileMode) error {
 
 func writeAtomic(path string, perm os.FileMode, fill func(io.Writer) error) error {
 	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
+	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+tempMark+"*")
 	if err != nil {
 		return fmt.Errorf("writing %s: %w", path, err)
 	}
@@ -78,6 +61,24 @@ func writeAtomic(path string, perm os.FileMode, fill func(io.Writer) error) erro
 		return fmt.Errorf("writing %s: %w", path, err)
 	}
 	return SyncDir(dir)
+}
+
+// tempMark is in the name of every file these functions write under a
+// temporary name: ".NAME" + tempMark + a suffix, beside NAME.
+const tempMark = ".durable-tmp"
+
+// RemoveTemps removes from dir what a write cut short by a crash or a
+// power cut left under a temporary name, and returns their names. Call
+// it only while no write into dir is under way.
+func RemoveTemps(dir string) []string {
+	found, _ := filepath.Glob(filepath.Join(dir, ".*"+tempMark+"*"))
+	var gone []string
+	for _, f := range found {
+		if os.Remove(f) == nil {
+			gone = append(gone, filepath.Base(f))
+		}
+	}
+	return gone
 }
 
 // SyncDir makes a rename or removal in dir durable.
