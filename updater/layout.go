@@ -12,7 +12,8 @@ import (
 	"path"
 	"path/filepath"
 	"strings"
-	"sync"
+
+	"golang.org/x/sync/errgroup"
 
 	"github.com/beamup/beamup/internal/durable"
 	"github.com/beamup/beamup/otprel"
@@ -28,13 +29,14 @@ import (
 // layout cut short by a failure, a kill or a power cut is removed
 // whole, and nothing the running release uses is ever written.
 type layout struct {
-	u       *Updater
-	root    *os.Root
-	version string
-	used    map[string]bool
-	created []string        // top-most paths it created, in order
-	wiped   map[string]bool // own directories emptied of leftovers
-	open    *os.File        // the member being written
+	u        *Updater
+	root     *os.Root
+	version  string
+	used     map[string]bool
+	created  []string        // top-most paths it created, in order
+	wiped    map[string]bool // own directories emptied of leftovers
+	open     *os.File        // the member being written
+	openName string
 	// What it wrote since it last synced: files closed, and directories
 	// whose entries it changed. Only these are synced, not the whole
 	// filesystem, which holds what the node writes too.
@@ -98,8 +100,7 @@ func (l *layout) member(h *tar.Header, name string) (io.Writer, error) {
 		if err != nil {
 			return nil, fmt.Errorf("laying out %s: %w", name, err)
 		}
-		l.open = f
-		l.files = append(l.files, name)
+		l.open, l.openName = f, name
 		return memberWriter{f}, nil
 	}
 	return nil, nil
@@ -116,6 +117,7 @@ func (l *layout) closeMember() error {
 	if err != nil {
 		return fmt.Errorf("laying out: %w", err)
 	}
+	l.files = append(l.files, l.openName)
 	return nil
 }
 
@@ -175,12 +177,8 @@ func (l *layout) record(name string) error {
 
 // sync puts what the layout wrote so far on disk, while it waits for
 // more of the payload; close syncs the rest, and says whether any sync
-// failed. The file being written stays to be synced once it is closed.
+// failed. The file being written is synced once it is closed.
 func (l *layout) sync() {
-	var open string
-	if l.open != nil {
-		open, l.files = l.files[len(l.files)-1], l.files[:len(l.files)-1]
-	}
 	names := l.files
 	for d := range l.dirs {
 		names = append(names, d)
@@ -189,9 +187,6 @@ func (l *layout) sync() {
 		l.syncErr = err
 	}
 	l.files, l.dirs = l.files[:0], map[string]bool{}
-	if open != "" {
-		l.files = append(l.files, open)
-	}
 }
 
 // close ends the layout: the files it wrote are on disk, and still
@@ -209,33 +204,12 @@ func (l *layout) close() error {
 // syncAll fsyncs the files and directories named under root, a few at
 // once: the filesystem commits syncs that wait together in one go.
 func syncAll(root *os.Root, names []string) error {
-	var (
-		wg    sync.WaitGroup
-		mu    sync.Mutex
-		first error
-	)
-	next := make(chan string)
-	for range min(len(names), 8) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for name := range next {
-				if err := syncIn(root, name); err != nil {
-					mu.Lock()
-					if first == nil {
-						first = err
-					}
-					mu.Unlock()
-				}
-			}
-		}()
-	}
+	var g errgroup.Group
+	g.SetLimit(8)
 	for _, name := range names {
-		next <- name
+		g.Go(func() error { return syncIn(root, name) })
 	}
-	close(next)
-	wg.Wait()
-	return first
+	return g.Wait()
 }
 
 func syncIn(root *os.Root, name string) error {
