@@ -26,12 +26,31 @@ type BaseError struct {
 func (e *BaseError) Error() string { return fmt.Sprintf("the base's %s %s", e.Path, e.Reason) }
 
 // Rebuild writes to w the release tarball (uncompressed) that the delta
-// payload describes, taking the base's files from root. Each file is
-// checked against its line of the index as it is written: when Rebuild
-// returns an error, what w received must be thrown away. The files of
-// the result may not add up to more than maxSize bytes. Files written get
-// mtime as their modification time.
+// payload describes, taking the base's files from root, as RebuildTo
+// does: when it returns an error, what w received must be thrown away.
 func Rebuild(ctx context.Context, w io.Writer, payload io.Reader, root *os.Root, maxSize int64, mtime time.Time) error {
+	tw := tar.NewWriter(w)
+	err := RebuildTo(ctx, payload, root, maxSize, mtime, func(h *tar.Header) (io.Writer, error) {
+		return tw, tw.WriteHeader(h)
+	})
+	if err != nil {
+		return err
+	}
+	return tw.Close()
+}
+
+// RebuildTo rebuilds the members of the release tarball that the delta
+// payload describes, in order, taking the base's files from root: for
+// each, it calls next with its header and writes the file's bytes to the
+// writer next returns. Each file is checked against its line of the
+// index as it is written: when RebuildTo returns an error, what the
+// writers received must be thrown away. A file copied from the base
+// that next wants no bytes of (returns nil for) is not read at all: the
+// layout keeps the file installed at its place, which is the base's, as
+// it would keep it from a full bundle. The files of the result may not
+// add up to more than maxSize bytes. Files get mtime as their
+// modification time.
+func RebuildTo(ctx context.Context, payload io.Reader, root *os.Root, maxSize int64, mtime time.Time, next func(h *tar.Header) (io.Writer, error)) error {
 	zr, err := gzip.NewReader(payload)
 	if err != nil {
 		return fmt.Errorf("delta: %w", err)
@@ -51,7 +70,6 @@ func Rebuild(ctx context.Context, w io.Writer, payload io.Reader, root *os.Root,
 			return fmt.Errorf("delta: its files add up to more than the %d bytes the manifest says", maxSize)
 		}
 	}
-	tw := tar.NewWriter(w)
 	sum := sha256.New()
 	// Most of a delta's files are copied from the base: a large buffer
 	// hands them on in few reads and few writes.
@@ -60,17 +78,17 @@ func Rebuild(ctx context.Context, w io.Writer, payload io.Reader, root *os.Root,
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		if err := rebuildEntry(tw, pr, root, &entries[i], sum, mtime, buf); err != nil {
+		if err := rebuildEntry(next, pr, root, &entries[i], sum, mtime, buf); err != nil {
 			return err
 		}
 	}
 	if _, err := pr.Next(); err != io.EOF {
 		return fmt.Errorf("delta: members after the last file the index lists")
 	}
-	return tw.Close()
+	return nil
 }
 
-func rebuildEntry(tw *tar.Writer, pr *tar.Reader, root *os.Root, e *Entry, sum hash.Hash, mtime time.Time, buf []byte) error {
+func rebuildEntry(next func(*tar.Header) (io.Writer, error), pr *tar.Reader, root *os.Root, e *Entry, sum hash.Hash, mtime time.Time, buf []byte) error {
 	h := &tar.Header{Name: e.Path, Mode: e.Mode, Size: e.Size, ModTime: mtime, Typeflag: tar.TypeReg, Format: tar.FormatPAX}
 	switch {
 	case e.Dir:
@@ -78,14 +96,18 @@ func rebuildEntry(tw *tar.Writer, pr *tar.Reader, root *os.Root, e *Entry, sum h
 	case e.Link != "":
 		h.Typeflag, h.Linkname = tar.TypeSymlink, e.Link
 	}
-	if err := tw.WriteHeader(h); err != nil {
+	w, err := next(h)
+	if err != nil {
 		return err
 	}
 	if !e.regular() {
 		return nil
 	}
 	sum.Reset()
-	out := io.MultiWriter(tw, sum)
+	var out io.Writer = sum
+	if w != nil {
+		out = io.MultiWriter(w, sum)
+	}
 	switch e.Source {
 	case Whole, Patch:
 		m, err := pr.Next()
@@ -111,6 +133,9 @@ func rebuildEntry(tw *tar.Writer, pr *tar.Reader, root *os.Root, e *Entry, sum h
 			return fmt.Errorf("delta: %s: %w", e.Path, err)
 		}
 	case Copy:
+		if w == nil {
+			return nil
+		}
 		f, size, err := openBase(root, e, "")
 		if err != nil {
 			return err

@@ -8,7 +8,6 @@ import (
 	"io"
 	"io/fs"
 	"os"
-	"path"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -247,15 +246,8 @@ func ReadTarballTo(r io.Reader, sink Sink) (*ReleaseFiles, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reading release tarball: %w", err)
 	}
-	files := newReleaseFiles()
-	var relups = map[string][]byte{}
-	var rels = map[string][]byte{} // releases/VSN/*.rel by path
-	var appFiles [][]byte
-	libs := map[string]bool{}  // lib/APP-VSN seen
-	boots := map[string]bool{} // releases/VSN/start.boot seen
-	seen := map[string]bool{}
+	c := NewCollector(sink)
 	members := tar.NewReader(zr)
-	sum := sha256.New()
 	for {
 		h, err := members.Next()
 		if err == io.EOF {
@@ -264,97 +256,18 @@ func ReadTarballTo(r io.Reader, sink Sink) (*ReleaseFiles, error) {
 		if err != nil {
 			return nil, fmt.Errorf("reading release tarball: %w", err)
 		}
-		if err := checkMember(h, seen); err != nil {
-			return nil, fmt.Errorf("release tarball: %w", err)
-		}
-		name := path.Clean(strings.TrimPrefix(h.Name, "./"))
-		// Every byte read of a member is hashed, and given to the sink, on
-		// the way.
-		// With a sink, only what it takes is hashed: what it leaves is
-		// read past, not checked again.
-		sum.Reset()
-		var out io.Writer = sum
-		if sink != nil {
-			w, err := sink(h, name)
-			if err != nil {
-				return nil, err
-			}
-			out = io.Discard
-			if w != nil {
-				out = io.MultiWriter(sum, w)
-			}
-		}
-		tr := io.TeeReader(members, out)
-		parts := strings.Split(name, "/")
-		if len(parts) >= 2 && parts[0] == "lib" {
-			libs[parts[1]] = true
-			if len(parts) == 4 && parts[2] == "ebin" && strings.HasSuffix(parts[3], ".beam") {
-				files.Modules[strings.TrimSuffix(parts[3], ".beam")] = true
-			}
-			if len(parts) == 4 && parts[2] == "ebin" && strings.HasSuffix(parts[3], ".appup") &&
-				strings.HasPrefix(parts[1], strings.TrimSuffix(parts[3], ".appup")+"-") {
-				var data []byte
-				if data, err = readLimited(tr, name); err != nil {
-					return nil, err
-				}
-				files.Appups[parts[1]] = appupFrom(data)
-			}
-		}
-		switch {
-		case len(parts) == 3 && parts[0] == "releases" && parts[2] == "start.boot":
-			boots[parts[1]] = true
-		case strings.HasPrefix(parts[0], "erts-"):
-			files.ERTSIncluded = true
-		case len(parts) == 3 && parts[0] == "releases" && strings.HasSuffix(parts[2], ".rel"):
-			rels[name], err = readLimited(tr, name)
-		case len(parts) == 4 && parts[0] == "lib" && parts[2] == "ebin" && strings.HasSuffix(parts[3], ".app"):
-			var data []byte
-			if data, err = readLimited(tr, name); err == nil {
-				appFiles = append(appFiles, data)
-			}
-		case len(parts) == 3 && parts[0] == "releases" && parts[2] == "relup":
-			relups[parts[1]], err = readLimited(tr, name)
-		case len(parts) == 3 && parts[0] == "releases" && configFiles[parts[2]]:
-			files.Config[parts[1]+"/"+parts[2]] = hashReader(tr)
-		case len(parts) >= 4 && parts[0] == "lib" && parts[2] == "priv" && isNative(name) && h.Typeflag == tar.TypeReg:
-			files.Native[appKey(parts)] = hashReader(tr)
-		}
+		w, err := c.Next(h)
 		if err != nil {
 			return nil, err
 		}
-		if (h.Typeflag == tar.TypeReg || h.Typeflag == tar.TypeRegA) && out != io.Discard {
-			if _, err := io.Copy(io.Discard, tr); err != nil {
+		// What nothing wants is read past, not checked again.
+		if w != nil {
+			if _, err := io.Copy(w, members); err != nil {
 				return nil, fmt.Errorf("reading release tarball: %w", err)
 			}
-			s := Sum{Size: h.Size}
-			sum.Sum(s.SHA256[:0])
-			files.Sums[name] = s
 		}
 	}
-	if err := files.pickRel(rels, ""); err != nil {
-		return nil, fmt.Errorf("release tarball: %w", err)
-	}
-	for _, data := range appFiles {
-		files.addAppFile(data)
-	}
-	if err := files.checkShape(libs, boots); err != nil {
-		return nil, fmt.Errorf("release tarball: %w", err)
-	}
-	if relup, ok := relups[files.Version]; ok {
-		files.Relup = relup
-		if files.RelupFrom, err = parseRelupFrom(relup); err != nil {
-			return nil, fmt.Errorf("release tarball: releases/%s/relup: %w", files.Version, err)
-		}
-	}
-	// Config keys are relative to releases/VSN.
-	cfg := map[string][32]byte{}
-	for k, v := range files.Config {
-		if vsn, name, _ := strings.Cut(k, "/"); vsn == files.Version {
-			cfg[name] = v
-		}
-	}
-	files.Config = cfg
-	return files, nil
+	return c.Close()
 }
 
 // ReadInstalled reads the files of an installed release in a target
@@ -567,19 +480,6 @@ func hashReader(r io.Reader) [32]byte {
 	var sum [32]byte
 	h.Sum(sum[:0])
 	return sum
-}
-
-// readLimited reads a small metadata file from a tarball.
-func readLimited(r io.Reader, name string) ([]byte, error) {
-	const max = 16 << 20
-	data, err := io.ReadAll(io.LimitReader(r, max+1))
-	if err != nil {
-		return nil, fmt.Errorf("reading %s: %w", name, err)
-	}
-	if len(data) > max {
-		return nil, fmt.Errorf("%s is larger than %d bytes", name, max)
-	}
-	return data, nil
 }
 
 // parseRelupFrom reads {Vsn, [{UpFrom, Descr, Instrs}], Down} and returns

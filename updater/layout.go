@@ -301,18 +301,33 @@ func ownDir(name string) string {
 // layOut reads the verified tarball from r into a layout (none when l is
 // nil) and returns the release it holds.
 func layOut(r io.Reader, l *layout) (*otprel.ReleaseFiles, error) {
+	files, err := otprel.ReadTarballTo(r, l.sink())
+	return files, l.end(err)
+}
+
+// sink is the otprel.Sink of the layout, none without one: a write it
+// cannot make is a layoutError.
+func (l *layout) sink() otprel.Sink {
 	if l == nil {
-		return otprel.ReadTarball(r)
+		return nil
 	}
-	files, err := otprel.ReadTarballTo(r, func(h *tar.Header, name string) (io.Writer, error) {
+	return func(h *tar.Header, name string) (io.Writer, error) {
 		w, err := l.member(h, name)
 		if err != nil {
 			return nil, &layoutError{err}
 		}
 		return w, nil
-	})
-	if cerr := l.close(); err == nil && cerr != nil {
-		err = fmt.Errorf("laying out: %w", cerr)
 	}
-	return files, err
+}
+
+// end closes the layout, when there is one, once reading the release
+// ended with err.
+func (l *layout) end(err error) error {
+	if l == nil {
+		return err
+	}
+	if cerr := l.close(); err == nil && cerr != nil {
+		err = &layoutError{cerr}
+	}
+	return err
 }

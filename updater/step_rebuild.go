@@ -29,9 +29,13 @@ func (u *Updater) rebuild(ctx context.Context, m *bundle.Manifest, payload strin
 // lays it out with l (when not nil) as it goes: the rebuilt tarball is
 // never written whole. in gives only verified bytes: the layout follows
 // the payload as it arrives (step_verify.go), so that a delta is rebuilt
-// while it comes. Every file is checked against the signed index as it
-// is rebuilt; a base that differs is a refusal that says to send the
-// full bundle.
+// while it comes. Every file written is checked against the signed index
+// as it is rebuilt; a base that differs is a refusal that says to send
+// the full bundle. The base's files that the layout keeps where they are
+// (in directories the running release shares) are not read at all, but
+// for the few whose bytes say something of the release (.app files,
+// native code): the node goes on using them, as it would with a full
+// bundle, which unpacking would not write over either.
 func (u *Updater) rebuildFrom(ctx context.Context, m *bundle.Manifest, in io.Reader, l *layout) (*otprel.ReleaseFiles, error) {
 	d := m.Delta
 	root, err := os.OpenRoot(u.cfg.Root)
@@ -39,28 +43,23 @@ func (u *Updater) rebuildFrom(ctx context.Context, m *bundle.Manifest, in io.Rea
 		return nil, fmt.Errorf("rebuilding the release: %w", err)
 	}
 	defer root.Close()
-	pr, pw := io.Pipe()
-	rebuilt := make(chan error, 1)
-	go func() {
-		err := delta.Rebuild(ctx, pw, in, root, d.Size, m.Created)
-		pw.CloseWithError(err)
-		rebuilt <- err
-	}()
-	files, lerr := layOut(pr, l)
-	pr.CloseWithError(errors.New("the layout stopped"))
-	err = <-rebuilt
+	c := otprel.NewCollector(l.sink())
+	err = delta.RebuildTo(ctx, in, root, d.Size, m.Created, c.Next)
+	var files *otprel.ReleaseFiles
+	if err == nil {
+		files, err = c.Close()
+	}
+	err = l.end(err)
 	var base *delta.BaseError
 	switch {
 	case errors.As(err, &base):
 		return nil, reject("delta against %s %s: %v here; send the full bundle", m.Name, d.Base, base)
-	case errors.As(lerr, new(*layoutError)):
-		return nil, tarballError(lerr) // the rebuild failed because the layout could not write
+	case errors.As(err, new(*layoutError)):
+		return nil, tarballError(err) // the device could not write
 	case err != nil && ctx.Err() == nil:
 		return nil, reject("%v", err)
 	case err != nil:
 		return nil, err
-	case lerr != nil:
-		return nil, tarballError(lerr)
 	}
 	failpoint.Hit("rebuilt")
 	u.Log("rebuilt %s %s from the delta against %s: %d files", m.Name, m.Version, d.Base, d.Files)
