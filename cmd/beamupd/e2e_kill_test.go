@@ -34,23 +34,35 @@ func TestKilledAtRandomEachTool(t *testing.T) {
 		health string
 		to     string // the version installed
 		span   int    // ms over which the kill falls
+		delta  bool   // sent as a delta against 1.0.0
 	}{
 		// A hot install takes 0.3 to 0.7 s here (soak 0): kills fall
 		// across verification, unpack, install, health and commit, and
 		// some after the end.
-		{otptest.GaugeNameVsn, "gauge", "gauge_health:check", "1.1.0", 700},
-		{otptest.Rebar3, "tally", "tally_health:check", "1.1.0", 700},
-		{otptest.Mix, "meter", "Elixir.Meter.Health:check", "1.1.0", 700},
+		{otptest.GaugeNameVsn, "gauge", "gauge_health:check", "1.1.0", 700, false},
+		{otptest.Rebar3, "tally", "tally_health:check", "1.1.0", 700, false},
+		{otptest.Mix, "meter", "Elixir.Meter.Health:check", "1.1.0", 700, false},
+		// The same as deltas, which commit in about 0.15 s here: kills fall
+		// across the rebuild and the layout too.
+		{otptest.Rebar3, "tally", "tally_health:check", "1.1.0", 200, true},
+		{otptest.Mix, "meter", "Elixir.Meter.Health:check", "1.1.0", 200, true},
 		// A cold one (2.0.0 adds an application) about 2 s, the node's
 		// restart included: kills fall before, during and after it.
-		{otptest.Gauge, "gauge", "gauge_health:check", "2.0.0", 2500},
+		{otptest.Gauge, "gauge", "gauge_health:check", "2.0.0", 2500, false},
 	} {
 		for i := range trials {
 			delay := time.Duration(rng.IntN(c.span)) * time.Millisecond
-			t.Run(fmt.Sprintf("%s-%s/%d/%s", c.flavor.Tool, c.to, i, delay), func(t *testing.T) {
+			name := fmt.Sprintf("%s-%s", c.flavor.Tool, c.to)
+			if c.delta {
+				name += "-delta"
+			}
+			t.Run(fmt.Sprintf("%s/%d/%s", name, i, delay), func(t *testing.T) {
 				t.Parallel()
 				d := newDevice(t, "1.0.0", deviceOpts{flavor: c.flavor, health: c.health})
 				bundle := signedOf(t, c.flavor, c.to)
+				if c.delta {
+					bundle = deltaOfFlavor(t, c.flavor, c.to, "1.0.0")
+				}
 				beamupd, _ := bins(t)
 				cmd := exec.Command(beamupd, "install", "--config", d.config, bundle)
 				if err := cmd.Start(); err != nil {
