@@ -12,6 +12,9 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"runtime"
+	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -45,11 +48,11 @@ func Rebuild(ctx context.Context, w io.Writer, payload io.Reader, root *os.Root,
 // writer next returns. Each file is checked against its line of the
 // index as it is written: when RebuildTo returns an error, what the
 // writers received must be thrown away. A file copied from the base
-// that next wants no bytes of (returns nil for) is not read at all: the
-// layout keeps the file installed at its place, which is the base's, as
-// it would keep it from a full bundle. The files of the result may not
-// add up to more than maxSize bytes. Files get mtime as their
-// modification time.
+// that next wants no bytes of (returns nil for: the layout keeps the
+// file installed at its place) is checked all the same, on the machine's
+// other cores while the rebuild goes on, before RebuildTo returns. The
+// files of the result may not add up to more than maxSize bytes. Files
+// get mtime as their modification time.
 func RebuildTo(ctx context.Context, payload io.Reader, root *os.Root, maxSize int64, mtime time.Time, next func(h *tar.Header) (io.Writer, error)) error {
 	zr, err := gzip.NewReader(payload)
 	if err != nil {
@@ -74,13 +77,19 @@ func RebuildTo(ctx context.Context, payload io.Reader, root *os.Root, maxSize in
 	// Most of a delta's files are copied from the base: a large buffer
 	// hands them on in few reads and few writes.
 	buf := make([]byte, 256<<10)
+	kept := newChecks(ctx, root, len(entries))
 	for i := range entries {
 		if err := ctx.Err(); err != nil {
+			kept.cancel()
 			return err
 		}
-		if err := rebuildEntry(next, pr, root, &entries[i], sum, mtime, buf); err != nil {
+		if err := rebuildEntry(next, pr, root, i, &entries[i], sum, mtime, buf, kept); err != nil {
+			kept.cancel()
 			return err
 		}
+	}
+	if err := kept.wait(); err != nil {
+		return err
 	}
 	if _, err := pr.Next(); err != io.EOF {
 		return fmt.Errorf("delta: members after the last file the index lists")
@@ -88,7 +97,65 @@ func RebuildTo(ctx context.Context, payload io.Reader, root *os.Root, maxSize in
 	return nil
 }
 
-func rebuildEntry(next func(*tar.Header) (io.Writer, error), pr *tar.Reader, root *os.Root, e *Entry, sum hash.Hash, mtime time.Time, buf []byte) error {
+// checks hashes the base's files that a rebuild copies without handing
+// them on, on workers of their own beside the rebuild: a delta is mostly
+// such files, and they need only be read.
+type checks struct {
+	ctx  context.Context
+	root *os.Root
+	jobs chan checkJob
+	wg   sync.WaitGroup
+	errs []error // by entry, so that the first in the index is said
+	stop atomic.Bool
+}
+
+type checkJob struct {
+	i int
+	e *Entry
+}
+
+func newChecks(ctx context.Context, root *os.Root, n int) *checks {
+	c := &checks{ctx: ctx, root: root, jobs: make(chan checkJob, n), errs: make([]error, n)}
+	for range max(runtime.GOMAXPROCS(0), 2) {
+		c.wg.Add(1)
+		go c.work()
+	}
+	return c
+}
+
+func (c *checks) work() {
+	defer c.wg.Done()
+	buf := make([]byte, 256<<10)
+	for j := range c.jobs {
+		if !c.stop.Load() && c.ctx.Err() == nil {
+			c.errs[j.i] = copyBase(io.Discard, c.root, j.e, sha256.New(), buf)
+		}
+	}
+}
+
+// check hashes the base's file of entry i, e, against the index.
+func (c *checks) check(i int, e *Entry) { c.jobs <- checkJob{i, e} }
+
+// cancel stops the checks not yet made.
+func (c *checks) cancel() {
+	c.stop.Store(true)
+	c.wait()
+}
+
+// wait returns the error of the first entry whose check failed, once
+// every check is made.
+func (c *checks) wait() error {
+	close(c.jobs)
+	c.wg.Wait()
+	for _, err := range c.errs {
+		if err != nil {
+			return err
+		}
+	}
+	return c.ctx.Err()
+}
+
+func rebuildEntry(next func(*tar.Header) (io.Writer, error), pr *tar.Reader, root *os.Root, i int, e *Entry, sum hash.Hash, mtime time.Time, buf []byte, kept *checks) error {
 	h := &tar.Header{Name: e.Path, Mode: e.Mode, Size: e.Size, ModTime: mtime, Typeflag: tar.TypeReg, Format: tar.FormatPAX}
 	switch {
 	case e.Dir:
@@ -134,28 +201,34 @@ func rebuildEntry(next func(*tar.Header) (io.Writer, error), pr *tar.Reader, roo
 		}
 	case Copy:
 		if w == nil {
+			kept.check(i, e)
 			return nil
 		}
-		f, size, err := openBase(root, e, "")
-		if err != nil {
-			return err
-		}
-		if size != e.Size {
-			f.Close()
-			return &BaseError{e.Base, fmt.Sprintf("is %d bytes, the delta needs %d", size, e.Size)}
-		}
-		_, err = io.CopyBuffer(out, io.NewSectionReader(f, 0, size), buf)
-		f.Close()
-		if err != nil {
-			return fmt.Errorf("reading the base's %s: %w", e.Base, err)
-		}
-		if got := hex.EncodeToString(sum.Sum(nil)); got != e.SHA256 {
-			return &BaseError{e.Base, "differs from the delta's base"}
-		}
-		return nil
+		return copyBase(w, root, e, sum, buf)
 	}
 	if got := hex.EncodeToString(sum.Sum(nil)); got != e.SHA256 {
 		return fmt.Errorf("delta: %s rebuilt has sha256 %.12s, signed %.12s", e.Path, got, e.SHA256)
+	}
+	return nil
+}
+
+// copyBase writes the base's file of the copy e to w, and checks that it
+// hashes, with sum, to what the index says.
+func copyBase(w io.Writer, root *os.Root, e *Entry, sum hash.Hash, buf []byte) error {
+	f, size, err := openBase(root, e, "")
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if size != e.Size {
+		return &BaseError{e.Base, fmt.Sprintf("is %d bytes, the delta needs %d", size, e.Size)}
+	}
+	sum.Reset()
+	if _, err := io.CopyBuffer(io.MultiWriter(w, sum), io.NewSectionReader(f, 0, size), buf); err != nil {
+		return fmt.Errorf("reading the base's %s: %w", e.Base, err)
+	}
+	if got := hex.EncodeToString(sum.Sum(nil)); got != e.SHA256 {
+		return &BaseError{e.Base, "differs from the delta's base"}
 	}
 	return nil
 }

@@ -32,10 +32,8 @@ func (u *Updater) rebuild(ctx context.Context, m *bundle.Manifest, payload strin
 // while it comes. Every file written is checked against the signed index
 // as it is rebuilt; a base that differs is a refusal that says to send
 // the full bundle. The base's files that the layout keeps where they are
-// (in directories the running release shares) are not read at all, but
-// for the few whose bytes say something of the release (.app files,
-// native code): the node goes on using them, as it would with a full
-// bundle, which unpacking would not write over either.
+// (in directories the running release shares, most of a delta) are only
+// hashed, on the other cores, beside the rebuild.
 func (u *Updater) rebuildFrom(ctx context.Context, m *bundle.Manifest, in io.Reader, l *layout) (*otprel.ReleaseFiles, error) {
 	d := m.Delta
 	root, err := os.OpenRoot(u.cfg.Root)
