@@ -77,7 +77,7 @@ func RebuildTo(ctx context.Context, payload io.Reader, root *os.Root, maxSize in
 	// Most of a delta's files are copied from the base: a large buffer
 	// hands them on in few reads and few writes.
 	buf := make([]byte, 256<<10)
-	kept := newChecks(ctx, root, len(entries))
+	kept := newChecks(ctx, root)
 	for i := range entries {
 		if err := ctx.Err(); err != nil {
 			kept.cancel()
@@ -105,8 +105,11 @@ type checks struct {
 	root *os.Root
 	jobs chan checkJob
 	wg   sync.WaitGroup
-	errs []error // by entry, so that the first in the index is said
 	stop atomic.Bool
+
+	mu    sync.Mutex
+	first int // the entry of err: the first in the index is said
+	err   error
 }
 
 type checkJob struct {
@@ -114,8 +117,8 @@ type checkJob struct {
 	e *Entry
 }
 
-func newChecks(ctx context.Context, root *os.Root, n int) *checks {
-	c := &checks{ctx: ctx, root: root, jobs: make(chan checkJob, n), errs: make([]error, n)}
+func newChecks(ctx context.Context, root *os.Root) *checks {
+	c := &checks{ctx: ctx, root: root, jobs: make(chan checkJob, 64)}
 	for range max(runtime.GOMAXPROCS(0), 2) {
 		c.wg.Add(1)
 		go c.work()
@@ -127,8 +130,15 @@ func (c *checks) work() {
 	defer c.wg.Done()
 	buf := make([]byte, 256<<10)
 	for j := range c.jobs {
-		if !c.stop.Load() && c.ctx.Err() == nil {
-			c.errs[j.i] = copyBase(io.Discard, c.root, j.e, sha256.New(), buf)
+		if c.stop.Load() || c.ctx.Err() != nil {
+			continue
+		}
+		if err := copyBase(io.Discard, c.root, j.e, sha256.New(), buf); err != nil {
+			c.mu.Lock()
+			if c.err == nil || j.i < c.first {
+				c.first, c.err = j.i, err
+			}
+			c.mu.Unlock()
 		}
 	}
 }
@@ -147,10 +157,8 @@ func (c *checks) cancel() {
 func (c *checks) wait() error {
 	close(c.jobs)
 	c.wg.Wait()
-	for _, err := range c.errs {
-		if err != nil {
-			return err
-		}
+	if c.err != nil {
+		return c.err
 	}
 	return c.ctx.Err()
 }
