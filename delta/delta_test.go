@@ -109,7 +109,7 @@ func TestRebuild(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer r.Close()
-	err = RebuildTo(context.Background(), bytes.NewReader(payload.Bytes()), r, st.Size, time.Now(), func(h *tar.Header) (io.Writer, error) {
+	err = RebuildTo(context.Background(), bytes.NewReader(payload.Bytes()), r, nil, st.Size, time.Now(), func(h *tar.Header) (io.Writer, error) {
 		if strings.HasPrefix(h.Name, "releases/") {
 			return io.Discard, nil
 		}

@@ -33,7 +33,7 @@ func (e *BaseError) Error() string { return fmt.Sprintf("the base's %s %s", e.Pa
 // does: when it returns an error, what w received must be thrown away.
 func Rebuild(ctx context.Context, w io.Writer, payload io.Reader, root *os.Root, maxSize int64, mtime time.Time) error {
 	tw := tar.NewWriter(w)
-	err := RebuildTo(ctx, payload, root, maxSize, mtime, func(h *tar.Header) (io.Writer, error) {
+	err := RebuildTo(ctx, payload, root, nil, maxSize, mtime, func(h *tar.Header) (io.Writer, error) {
 		return tw, tw.WriteHeader(h)
 	})
 	if err != nil {
@@ -50,10 +50,12 @@ func Rebuild(ctx context.Context, w io.Writer, payload io.Reader, root *os.Root,
 // writers received must be thrown away. A file copied from the base
 // that next wants no bytes of (returns nil for: the layout keeps the
 // file installed at its place) is checked all the same, on the machine's
-// other cores while the rebuild goes on, before RebuildTo returns. The
-// files of the result may not add up to more than maxSize bytes. Files
-// get mtime as their modification time.
-func RebuildTo(ctx context.Context, payload io.Reader, root *os.Root, maxSize int64, mtime time.Time, next func(h *tar.Header) (io.Writer, error)) error {
+// other cores while the rebuild goes on, before RebuildTo returns, and
+// is not read at all when seen (which may be nil) holds it as it is;
+// seen then holds what this rebuild confirmed. The files of the result
+// may not add up to more than maxSize bytes. Files get mtime as their
+// modification time.
+func RebuildTo(ctx context.Context, payload io.Reader, root *os.Root, seen *Seen, maxSize int64, mtime time.Time, next func(h *tar.Header) (io.Writer, error)) error {
 	zr, err := gzip.NewReader(payload)
 	if err != nil {
 		return fmt.Errorf("delta: %w", err)
@@ -77,7 +79,7 @@ func RebuildTo(ctx context.Context, payload io.Reader, root *os.Root, maxSize in
 	// Most of a delta's files are copied from the base: a large buffer
 	// hands them on in few reads and few writes.
 	buf := make([]byte, 256<<10)
-	kept := newChecks(ctx, root)
+	kept := newChecks(ctx, root, seen)
 	for i := range entries {
 		if err := ctx.Err(); err != nil {
 			kept.cancel()
@@ -103,6 +105,7 @@ func RebuildTo(ctx context.Context, payload io.Reader, root *os.Root, maxSize in
 type checks struct {
 	ctx  context.Context
 	root *os.Root
+	seen *Seen
 	jobs chan checkJob
 	wg   sync.WaitGroup
 	stop atomic.Bool
@@ -117,8 +120,8 @@ type checkJob struct {
 	e *Entry
 }
 
-func newChecks(ctx context.Context, root *os.Root) *checks {
-	c := &checks{ctx: ctx, root: root, jobs: make(chan checkJob, 64)}
+func newChecks(ctx context.Context, root *os.Root, seen *Seen) *checks {
+	c := &checks{ctx: ctx, root: root, seen: seen, jobs: make(chan checkJob, 64)}
 	for range max(runtime.GOMAXPROCS(0), 2) {
 		c.wg.Add(1)
 		go c.work()
@@ -133,7 +136,7 @@ func (c *checks) work() {
 		if c.stop.Load() || c.ctx.Err() != nil {
 			continue
 		}
-		if err := copyBase(io.Discard, c.root, j.e, sha256.New(), buf); err != nil {
+		if err := c.checkOne(j.e, buf); err != nil {
 			c.mu.Lock()
 			if c.err == nil || j.i < c.first {
 				c.first, c.err = j.i, err
@@ -141,6 +144,25 @@ func (c *checks) work() {
 			c.mu.Unlock()
 		}
 	}
+}
+
+// checkOne checks the base's file of e against the index, reading it
+// only when the record has it otherwise.
+func (c *checks) checkOne(e *Entry, buf []byte) error {
+	// Stat before reading: a write after it gives the file another stat,
+	// which the record then does not match.
+	fi, err := c.root.Stat(e.Base)
+	if err == nil && c.seen.matches(e.Base, fi, e.SHA256) {
+		return nil
+	}
+	at := time.Now()
+	if err := copyBase(io.Discard, c.root, e, sha256.New(), buf); err != nil {
+		return err
+	}
+	if err == nil {
+		c.seen.note(e.Base, fi, e.SHA256, at)
+	}
+	return nil
 }
 
 // check hashes the base's file of entry i, e, against the index.

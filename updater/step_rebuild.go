@@ -6,9 +6,11 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 
 	"github.com/beamup/beamup/bundle"
 	"github.com/beamup/beamup/delta"
+	"github.com/beamup/beamup/internal/durable"
 	"github.com/beamup/beamup/internal/failpoint"
 	"github.com/beamup/beamup/otprel"
 )
@@ -33,7 +35,8 @@ func (u *Updater) rebuild(ctx context.Context, m *bundle.Manifest, payload strin
 // as it is rebuilt; a base that differs is a refusal that says to send
 // the full bundle. The base's files that the layout keeps where they are
 // (in directories the running release shares, most of a delta) are only
-// hashed, on the other cores, beside the rebuild.
+// hashed, on the other cores, beside the rebuild, and not even that when
+// the record of the base's hashes (base-hashes.json) has them as they are.
 func (u *Updater) rebuildFrom(ctx context.Context, m *bundle.Manifest, in io.Reader, l *layout) (*otprel.ReleaseFiles, error) {
 	d := m.Delta
 	root, err := os.OpenRoot(u.cfg.Root)
@@ -42,7 +45,8 @@ func (u *Updater) rebuildFrom(ctx context.Context, m *bundle.Manifest, in io.Rea
 	}
 	defer root.Close()
 	c := otprel.NewCollector(l.sink())
-	err = delta.RebuildTo(ctx, in, root, d.Size, m.Created, c.Next)
+	seen := u.baseHashes()
+	err = delta.RebuildTo(ctx, in, root, seen, d.Size, m.Created, c.Next)
 	var files *otprel.ReleaseFiles
 	if err == nil {
 		files, err = c.Close()
@@ -59,7 +63,32 @@ func (u *Updater) rebuildFrom(ctx context.Context, m *bundle.Manifest, in io.Rea
 	case err != nil:
 		return nil, err
 	}
+	if seen.Len() > 0 { // a dry run keeps no file where it is, and confirms none
+		u.keepBaseHashes(seen)
+	}
 	failpoint.Hit("rebuilt")
 	u.Log("rebuilt %s %s from the delta against %s: %d files", m.Name, m.Version, d.Base, d.Files)
 	return files, nil
+}
+
+func (u *Updater) baseHashesFile() string { return filepath.Join(u.cfg.StateDir, "base-hashes.json") }
+
+// baseHashes reads the record of the base's hashes that the last rebuild
+// left; a missing or unreadable one is empty.
+func (u *Updater) baseHashes() *delta.Seen {
+	data, _ := os.ReadFile(u.baseHashesFile())
+	return delta.ReadSeen(data)
+}
+
+// keepBaseHashes replaces the record with what this rebuild confirmed. A
+// record that cannot be written costs the next delta its hashing, not
+// this install.
+func (u *Updater) keepBaseHashes(seen *delta.Seen) {
+	data, err := seen.Marshal()
+	if err == nil {
+		err = durable.WriteFile(u.baseHashesFile(), data, 0o644)
+	}
+	if err != nil {
+		u.Log("the record of the base's hashes is not kept: %v", err)
+	}
 }
