@@ -298,6 +298,16 @@ printf '| bundle bytes | %d | %d (the full bundle) | %.4f | <= 0.02 |\n' "$dsize
 printf '| beamup serial push at 115200 baud to committed (median of 3) | %.1f s | %.1f s (beamupd install of the delta from disk); the full bundle needs %.0f s on the line alone | %.2f | < 10 s |\n' \
 	"$(echo "$dp / 1000" | bc -l)" "$(echo "$dl / 1000" | bc -l)" "$(echo "$fsize / 11520" | bc -l)" "$(echo "$dp / $dl" | bc -l)"
 
+# The delta's rebuild as the layout runs it (delta.BenchmarkRebuildKept):
+# the base's files that stay where they are hashed, as on a device's
+# first delta, against the same checked by the record of their hashes
+# (base-hashes.json), as on every delta after it.
+echo "delta rebuild: kept files hashed, then checked by the record..." >&2
+rk=$(cd "$top" && go test -run '^$' -bench 'RebuildKept' -benchtime 20x -count 3 ./delta)
+rk_ms() { echo "$rk" | awk -v n="RebuildKept/$1" 'index($1, n) > 0 {print $3 / 1e6}' | median; }
+rkh=$(rk_ms hashed) rkr=$(rk_ms recorded)
+printf '| the rebuild, the layout keeping the base'"'"'s shared files (median of 3 x 20) | %.1f ms with the record of their hashes | %.1f ms hashing them | %.2f | |\n' "$rkr" "$rkh" "$(echo "$rkr / $rkh" | bc -l)"
+
 # Last byte to committed: beamupd says, as it commits, how long after the
 # bundle's last byte had arrived and verified. Over MQTT the full 1.1.0
 # bundle is published to a beamupd run (its release laid out as the

@@ -66,11 +66,27 @@ func TestDeltaHotUpgrade(t *testing.T) {
 	if staged, _ := os.ReadDir(filepath.Join(d.stateDir, "staging")); len(staged) != 0 {
 		t.Errorf("staging keeps %d files", len(staged))
 	}
+	// The next delta takes the hashes of the files it keeps where they
+	// are (stdlib's among them) from the record, and reads none of them.
+	var record map[string]any
+	data, _ := os.ReadFile(filepath.Join(d.stateDir, "base-hashes.json"))
+	if json.Unmarshal(data, &record); !hasPrefixKey(record, "lib/stdlib-") || hasPrefixKey(record, "releases/") {
+		t.Errorf("the record of the base's hashes holds %d files, want stdlib's and none of releases/", len(record))
+	}
 	d.Stop(t)
 	d.Start(t)
 	if v := d.runningApp(); v != "1.1.0" {
 		t.Errorf("after a restart the node runs gauge %s, want 1.1.0", v)
 	}
+}
+
+func hasPrefixKey(m map[string]any, prefix string) bool {
+	for k := range m {
+		if strings.HasPrefix(k, prefix) {
+			return true
+		}
+	}
+	return false
 }
 
 // A delta arrives over MQTT and over the cable the way a full bundle
