@@ -1,8 +1,14 @@
 package delta
 
 import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
+	"fmt"
+	"io"
 	"io/fs"
+	"os"
 	"sync"
 	"time"
 )
@@ -65,20 +71,77 @@ func (s *Seen) Len() int {
 	return len(s.now)
 }
 
+// Learn records the hashes of the regular files under dirs of root,
+// reading only those the record does not hold as they are, so that the
+// first delta on this base need not read them either. Files in dirs the
+// record held and that are gone, or were never under dirs, are dropped.
+// It returns how many files it read.
+func (s *Seen) Learn(ctx context.Context, root *os.Root, dirs ...string) (read int, err error) {
+	buf := make([]byte, 256<<10)
+	for _, dir := range dirs {
+		err := fs.WalkDir(root.FS(), dir, func(name string, d fs.DirEntry, err error) error {
+			if err != nil || !d.Type().IsRegular() {
+				return err
+			}
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			// Stat before reading, as checkOne does.
+			fi, err := d.Info()
+			if err != nil || s.known(name, fi) {
+				return err
+			}
+			read++
+			return s.learnFile(root, name, fi, buf)
+		})
+		if err != nil {
+			return read, fmt.Errorf("recording the hashes of %s: %w", dir, err)
+		}
+	}
+	return read, nil
+}
+
+func (s *Seen) learnFile(root *os.Root, name string, fi fs.FileInfo, buf []byte) error {
+	at := time.Now()
+	f, err := root.Open(name)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.CopyBuffer(h, f, buf); err != nil {
+		return err
+	}
+	s.note(name, fi, hex.EncodeToString(h.Sum(nil)), at)
+	return nil
+}
+
+// known reports whether the record holds the file at path as fi says it
+// is, whatever its hash; the entry is kept.
+func (s *Seen) known(path string, fi fs.FileInfo) bool {
+	return s.take(path, fi, func(seenFile) bool { return true })
+}
+
 // matches reports whether the record holds the base file at path, as fi
-// says it is, with hash sum.
+// says it is, with hash sum; the entry is kept.
 func (s *Seen) matches(path string, fi fs.FileInfo, sum string) bool {
+	return s.take(path, fi, func(f seenFile) bool { return f.SHA256 == sum })
+}
+
+// take keeps the record's entry for the file at path when its stat is
+// what fi says and ok accepts it.
+func (s *Seen) take(path string, fi fs.FileInfo, ok func(seenFile) bool) bool {
 	if s == nil {
 		return false
 	}
-	st, ok := statOf(fi)
-	if !ok {
+	st, isFile := statOf(fi)
+	if !isFile {
 		return false
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	f, ok := s.was[path]
-	if !ok || f.Stat != st || f.SHA256 != sum {
+	f, found := s.was[path]
+	if !found || f.Stat != st || !ok(f) {
 		return false
 	}
 	s.put(path, f)

@@ -170,3 +170,40 @@ func BenchmarkRebuildKept(b *testing.B) {
 		}
 	})
 }
+
+// Learn records the base's files for the first delta, and reads again
+// only what changed since.
+func TestLearn(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the sample releases")
+	}
+	root, dir, payload, st := keptBase(t)
+	erts, _ := filepath.Glob(filepath.Join(dir, "erts-*"))
+	if len(erts) != 1 {
+		t.Fatalf("the base has ERTS %q", erts)
+	}
+	dirs := []string{"lib", filepath.Base(erts[0])}
+	seen := ReadSeen(nil)
+	read, err := seen.Learn(context.Background(), root, dirs...)
+	if err != nil || read == 0 || seen.Len() != read {
+		t.Fatalf("learnt %d files, read %d: %v", seen.Len(), read, err)
+	}
+	data, _ := seen.Marshal()
+
+	again := ReadSeen(data)
+	if n, err := again.Learn(context.Background(), root, dirs...); n != 0 || err != nil {
+		t.Errorf("learnt again, reading %d files: %v", n, err)
+	}
+	// What a delta keeps is in the record learnt before it.
+	rebuilt := ReadSeen(data)
+	if err := rebuildKept(root, payload, st, rebuilt); err != nil || rebuilt.Len() != keptCopies(t, payload) {
+		t.Errorf("rebuilt on the record learnt, confirming %d files: %v", rebuilt.Len(), err)
+	}
+
+	if err := os.WriteFile(filepath.Join(dir, "lib", "added"), []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := ReadSeen(data).Learn(context.Background(), root, dirs...); n != 1 || err != nil {
+		t.Errorf("learnt after a file was added, reading %d files, want 1: %v", n, err)
+	}
+}

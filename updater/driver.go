@@ -237,6 +237,7 @@ func (u *Updater) Resume(ctx context.Context) (*report.Result, error) {
 	u.sweep(append(operationLeftovers, transferLeftovers...))
 	// Before any transport, which writes its own files there.
 	u.removeTemps(u.cfg.StateDir)
+	u.learnBase(ctx)
 	return r, err
 }
 

@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/beamup/beamup/bundle"
 	"github.com/beamup/beamup/delta"
@@ -78,6 +80,34 @@ func (u *Updater) baseHashesFile() string { return filepath.Join(u.cfg.StateDir,
 func (u *Updater) baseHashes() *delta.Seen {
 	data, _ := os.ReadFile(u.baseHashesFile())
 	return delta.ReadSeen(data)
+}
+
+// learnBase brings the record of the base's hashes up to the release
+// root's libraries and runtime systems as they are, so that a delta, the
+// first after a full bundle or on a device just made, checks the files
+// it keeps without reading them. Only what the record does not hold is
+// read: on most starts, nothing.
+func (u *Updater) learnBase(ctx context.Context) {
+	root, err := os.OpenRoot(u.cfg.Root)
+	if err != nil {
+		return // the node's own checks say what is wrong with the root
+	}
+	defer root.Close()
+	dirs, _ := fs.Glob(root.FS(), "erts-*")
+	if _, err := root.Stat("lib"); err == nil {
+		dirs = append(dirs, "lib")
+	}
+	seen := u.baseHashes()
+	start := time.Now()
+	read, err := seen.Learn(ctx, root, dirs...)
+	if err != nil {
+		u.Log("the record of the base's hashes is not brought up to date: %v", err)
+		return
+	}
+	if read > 0 {
+		u.Log("read %d files of the release root for the record of their hashes in %s", read, time.Since(start).Round(time.Millisecond))
+		u.keepBaseHashes(seen)
+	}
 }
 
 // keepBaseHashes replaces the record with what this rebuild confirmed. A
