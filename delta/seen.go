@@ -24,9 +24,10 @@ import (
 //
 // The zero Seen, and a nil one, record nothing.
 type Seen struct {
-	mu  sync.Mutex
-	was map[string]seenFile // as the last rebuild left them
-	now map[string]seenFile // what this rebuild confirmed
+	mu   sync.Mutex
+	was  map[string]seenFile // as the last rebuild left them
+	now  map[string]seenFile // what this rebuild confirmed
+	hits int                 // base files checked by the record
 }
 
 type seenFile struct {
@@ -59,6 +60,17 @@ func (s *Seen) Marshal() ([]byte, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return json.Marshal(s.now)
+}
+
+// Hits is how many of the base's files a rebuild checked by the record,
+// without reading them.
+func (s *Seen) Hits() int {
+	if s == nil {
+		return 0
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.hits
 }
 
 // Len is how many files the rebuild confirmed.
@@ -125,7 +137,13 @@ func (s *Seen) known(path string, fi fs.FileInfo) bool {
 // matches reports whether the record holds the base file at path, as fi
 // says it is, with hash sum; the entry is kept.
 func (s *Seen) matches(path string, fi fs.FileInfo, sum string) bool {
-	return s.take(path, fi, func(f seenFile) bool { return f.SHA256 == sum })
+	if !s.take(path, fi, func(f seenFile) bool { return f.SHA256 == sum }) {
+		return false
+	}
+	s.mu.Lock()
+	s.hits++
+	s.mu.Unlock()
+	return true
 }
 
 // take keeps the record's entry for the file at path when its stat is

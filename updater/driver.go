@@ -42,12 +42,18 @@ func (u *Updater) run(ctx context.Context, op *Operation, files *otprel.ReleaseF
 		}
 		a = plan.Of(op.Kind, op.Mode).Next(a.Step, err != nil)
 	}
+	seen := u.rebuilt.Swap(nil)
 	switch a.Kind {
 	case plan.Finish:
 		if took != nil {
 			u.Log("after the last byte: %s", strings.Join(took, ", "))
 		}
-		return u.finish(op, report.Committed, done(op)), nil
+		r := u.finish(op, report.Committed, done(op))
+		// After the commit: the record is for the next delta, not this one.
+		if seen != nil {
+			u.keepBaseHashes(seen)
+		}
+		return r, nil
 	case plan.Pause:
 		return u.staging(op, fmt.Sprintf("beamupd %s verified; it is tried before it replaces %s", op.Version, u.cfg.Agent.Version)), nil
 	case plan.Handover:

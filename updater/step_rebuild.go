@@ -66,10 +66,11 @@ func (u *Updater) rebuildFrom(ctx context.Context, m *bundle.Manifest, in io.Rea
 		return nil, err
 	}
 	if seen.Len() > 0 { // a dry run keeps no file where it is, and confirms none
-		u.keepBaseHashes(seen)
+		u.rebuilt.Store(seen)
 	}
 	failpoint.Hit("rebuilt")
-	u.Log("rebuilt %s %s from the delta against %s: %d files", m.Name, m.Version, d.Base, d.Files)
+	u.Log("rebuilt %s %s from the delta against %s: %d files (%d of the base's known by their recorded hashes)",
+		m.Name, m.Version, d.Base, d.Files, seen.Hits())
 	return files, nil
 }
 

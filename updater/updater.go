@@ -16,6 +16,7 @@ import (
 	"aead.dev/minisign"
 
 	"github.com/beamup/beamup/beam"
+	"github.com/beamup/beamup/delta"
 	"github.com/beamup/beamup/internal/failpoint"
 	"github.com/beamup/beamup/otprel"
 	"github.com/beamup/beamup/plan"
@@ -110,6 +111,9 @@ type Updater struct {
 	// current names the operation under way and its step in events;
 	// the trial of a new beamupd reports from goroutines of its own.
 	current atomic.Pointer[report.Event]
+	// rebuilt is what the rebuild of a delta confirmed of the base's
+	// hashes, kept once the operation has committed (base-hashes.json).
+	rebuilt atomic.Pointer[delta.Seen]
 }
 
 // New returns an Updater; it does not touch the device.
