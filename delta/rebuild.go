@@ -151,15 +151,15 @@ func (c *checks) work() {
 func (c *checks) checkOne(e *Entry, buf []byte) error {
 	// Stat before reading: a write after it gives the file another stat,
 	// which the record then does not match.
-	fi, err := c.root.Stat(e.Base)
-	if err == nil && c.seen.matches(e.Base, fi, e.SHA256) {
+	fi, statErr := c.root.Stat(e.Base)
+	if statErr == nil && c.seen.matches(e.Base, fi, e.SHA256) {
 		return nil
 	}
 	at := time.Now()
 	if err := copyBase(io.Discard, c.root, e, sha256.New(), buf); err != nil {
 		return err
 	}
-	if err == nil {
+	if statErr == nil {
 		c.seen.note(e.Base, fi, e.SHA256, at)
 	}
 	return nil
@@ -279,15 +279,24 @@ func openBase(root *os.Root, e *Entry, want string) (*os.File, int64, error) {
 		return nil, 0, &BaseError{e.Base, "is not a file"}
 	}
 	if want != "" {
-		h := sha256.New()
-		if _, err := io.Copy(h, f); err != nil {
+		got, err := sha256Of(f, nil)
+		if err != nil {
 			f.Close()
 			return nil, 0, fmt.Errorf("reading the base's %s: %w", e.Base, err)
 		}
-		if hex.EncodeToString(h.Sum(nil)) != want {
+		if got != want {
 			f.Close()
 			return nil, 0, &BaseError{e.Base, "differs from the delta's base"}
 		}
 	}
 	return f, st.Size(), nil
+}
+
+// sha256Of hashes what r gives, through buf (nil for a buffer of its own).
+func sha256Of(r io.Reader, buf []byte) (string, error) {
+	h := sha256.New()
+	if _, err := io.CopyBuffer(h, r, buf); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
 }

@@ -2,11 +2,8 @@ package delta
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"sync"
@@ -120,11 +117,11 @@ func (s *Seen) learnFile(root *os.Root, name string, fi fs.FileInfo, buf []byte)
 		return err
 	}
 	defer f.Close()
-	h := sha256.New()
-	if _, err := io.CopyBuffer(h, f, buf); err != nil {
+	sum, err := sha256Of(f, buf)
+	if err != nil {
 		return err
 	}
-	s.note(name, fi, hex.EncodeToString(h.Sum(nil)), at)
+	s.note(name, fi, sum, at)
 	return nil
 }
 
