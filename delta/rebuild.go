@@ -16,6 +16,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/beamup/beamup/internal/rootdirs"
 )
 
 // BaseError says that the device's base release is not the one the delta
@@ -132,11 +134,14 @@ func newChecks(ctx context.Context, root *os.Root, seen *Seen) *checks {
 func (c *checks) work() {
 	defer c.wg.Done()
 	buf := make([]byte, 256<<10)
+	// The kept files are a few directories' many files.
+	dirs := rootdirs.New(c.root)
+	defer dirs.Close()
 	for j := range c.jobs {
 		if c.stop.Load() || c.ctx.Err() != nil {
 			continue
 		}
-		if err := c.checkOne(j.e, buf); err != nil {
+		if err := c.checkOne(dirs, j.e, buf); err != nil {
 			c.mu.Lock()
 			if c.err == nil || j.i < c.first {
 				c.first, c.err = j.i, err
@@ -148,10 +153,10 @@ func (c *checks) work() {
 
 // checkOne checks the base's file of e against the index, reading it
 // only when the record has it otherwise.
-func (c *checks) checkOne(e *Entry, buf []byte) error {
+func (c *checks) checkOne(dirs *rootdirs.Dirs, e *Entry, buf []byte) error {
 	// Stat before reading: a write after it gives the file another stat,
 	// which the record then does not match.
-	fi, statErr := c.root.Stat(e.Base)
+	fi, statErr := dirs.Stat(e.Base)
 	if statErr == nil && c.seen.matches(e.Base, fi, e.SHA256) {
 		return nil
 	}

@@ -16,6 +16,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/beamup/beamup/internal/durable"
+	"github.com/beamup/beamup/internal/rootdirs"
 	"github.com/beamup/beamup/otprel"
 )
 
@@ -31,6 +32,7 @@ import (
 type layout struct {
 	u        *Updater
 	root     *os.Root
+	lookup   *rootdirs.Dirs // what is kept: many files of few directories
 	version  string
 	used     map[string]bool
 	created  []string        // top-most paths it created, in order
@@ -64,7 +66,7 @@ func (u *Updater) newLayout(ctx context.Context, vsn string) (*layout, error) {
 	if err != nil {
 		return nil, fmt.Errorf("laying out the release: %w", err)
 	}
-	return &layout{u: u, root: root, version: vsn, used: used, wiped: map[string]bool{}, dirs: map[string]bool{}}, nil
+	return &layout{u: u, root: root, lookup: rootdirs.New(root), version: vsn, used: used, wiped: map[string]bool{}, dirs: map[string]bool{}}, nil
 }
 
 // member is the otprel.Sink of the layout.
@@ -80,7 +82,7 @@ func (l *layout) member(h *tar.Header, name string) (io.Writer, error) {
 		if err := l.wipe(name); err != nil {
 			return nil, err
 		}
-	} else if _, err := l.root.Lstat(name); err == nil {
+	} else if _, err := l.lookup.Lstat(name); err == nil {
 		return nil, nil // keep_old_files: what is there stays
 	}
 	if err := l.create(path.Dir(name)); err != nil {
@@ -197,6 +199,7 @@ func (l *layout) close() error {
 	if err == nil {
 		err = l.syncErr
 	}
+	l.lookup.Close()
 	l.root.Close()
 	return err
 }
