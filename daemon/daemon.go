@@ -26,6 +26,10 @@ type Updater interface {
 	Rollback(ctx context.Context) (*report.Result, error)
 	Status(ctx context.Context) (*report.Status, error)
 	Check(ctx context.Context, h *bundle.Header) error
+	// LearnBase brings what the device records of its release root up to
+	// date (the base's hashes, for deltas); it stops early when ctx is
+	// done. It is called between operations, never during one.
+	LearnBase(ctx context.Context)
 	// TryAgent tries the agent that InstallFrom staged. When it returns
 	// handover, the new binary has replaced the old one and must be
 	// executed to finish the self-update.
@@ -65,6 +69,10 @@ type Config struct {
 	Transports []func(ctx context.Context) error
 	Describe   string // what READY's status line says is served
 	Log        func(format string, args ...any)
+	// LearnAfter is how long after an install commits the loop, idle,
+	// calls LearnBase (default 5s): the files the install wrote are then
+	// old enough to be recorded.
+	LearnAfter time.Duration
 	// Stall, for fault-injection builds only, is called at the top of
 	// every turn of the loop; it blocks to simulate a deadlock.
 	Stall func()
@@ -89,6 +97,9 @@ type Daemon struct {
 	stopRunning context.CancelFunc // nil while transports are stopped
 	trial       bool               // a staged agent waits to be tried
 	stuck       bool
+	learnc      <-chan time.Time   // when to call LearnBase; nil for not
+	learning    context.CancelFunc // stops the LearnBase under way
+	learned     chan struct{}      // LearnBase returned
 }
 
 // New returns a loop around u; Run starts it.
@@ -96,7 +107,11 @@ func New(cfg Config, u Updater) *Daemon {
 	if cfg.Log == nil {
 		cfg.Log = func(string, ...any) {}
 	}
-	return &Daemon{cfg: cfg, u: u, reqc: make(chan request), donec: make(chan done, 1), runDone: make(chan error)}
+	if cfg.LearnAfter == 0 {
+		cfg.LearnAfter = 5 * time.Second
+	}
+	return &Daemon{cfg: cfg, u: u, reqc: make(chan request), donec: make(chan done, 1), runDone: make(chan error),
+		learned: make(chan struct{}, 1)}
 }
 
 // AddTransport adds a transport; call it before Run.
@@ -177,6 +192,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 		}
 		select {
 		case <-ctx.Done():
+			d.stopLearning()
 			return d.stop(ticker)
 
 		case req := <-d.reqc:
@@ -187,6 +203,8 @@ func (d *Daemon) Run(ctx context.Context) error {
 				req.reply <- reply{err: fmt.Errorf("%w: %s", report.ErrBusy, d.busyWith())}
 				continue
 			}
+			// What the device learns waits: the request does not.
+			d.stopLearning()
 			d.begin(opCtx, &req)
 
 		case dn := <-d.donec:
@@ -213,8 +231,19 @@ func (d *Daemon) Run(ctx context.Context) error {
 				// these stop first; the trial begins once they are down.
 				d.trial = true
 				d.stopTransports()
+			case dn.r != nil && dn.r.Outcome == report.Committed:
+				d.learnc = time.After(d.cfg.LearnAfter)
 			}
 			d.maybeTry(ctx)
+
+		case <-d.learnc:
+			d.learnc = nil
+			if d.op == nil && !d.trial {
+				d.startLearning(ctx)
+			}
+
+		case <-d.learned:
+			d.learning = nil
 
 		case err := <-d.runDone:
 			d.transports--
@@ -233,12 +262,34 @@ func (d *Daemon) Run(ctx context.Context) error {
 	}
 }
 
+// startLearning runs LearnBase in a goroutine of its own, beside the
+// transports, until it returns or a request comes.
+func (d *Daemon) startLearning(ctx context.Context) {
+	lctx, cancel := context.WithCancel(ctx)
+	d.learning = cancel
+	go func() {
+		d.u.LearnBase(lctx)
+		d.learned <- struct{}{}
+	}()
+}
+
+// stopLearning ends the LearnBase under way, if any, and waits for it.
+func (d *Daemon) stopLearning() {
+	if d.learning == nil {
+		return
+	}
+	d.learning()
+	<-d.learned
+	d.learning = nil
+}
+
 // maybeTry begins the trial of a staged agent once nothing else runs. Its
 // context is the daemon's: stopping beamupd ends a trial, which has not
 // changed anything yet.
 func (d *Daemon) maybeTry(ctx context.Context) {
 	if d.trial && d.transports == 0 && d.op == nil {
 		d.trial = false
+		d.stopLearning()
 		d.begin(ctx, &request{what: "self-update", agent: true, reply: make(chan reply, 1)})
 	}
 }

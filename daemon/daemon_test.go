@@ -20,6 +20,18 @@ type fakeUpdater struct {
 	staged  bool
 	read    chan []byte // optional: what the install read, once released
 	fetched chan int64  // optional: the last length a fetch said had verified
+	// learning, optional, is told when LearnBase begins; LearnBase then
+	// runs until its context is done, and tells learnt.
+	learning, learnt chan struct{}
+}
+
+func (f *fakeUpdater) LearnBase(ctx context.Context) {
+	if f.learning == nil {
+		return
+	}
+	f.learning <- struct{}{}
+	<-ctx.Done()
+	f.learnt <- struct{}{}
 }
 
 func (f *fakeUpdater) Resume(context.Context) (*report.Result, error) { return nil, nil }
@@ -91,7 +103,7 @@ func start(t *testing.T, f *fakeUpdater, stuckAfter time.Duration, transports ..
 	n := &notes{ready: make(chan struct{})}
 	var logs strings.Builder
 	var mu sync.Mutex
-	d := New(Config{Watchdog: 20 * time.Millisecond, StuckAfter: stuckAfter, Notify: n, Transports: transports,
+	d := New(Config{Watchdog: 20 * time.Millisecond, StuckAfter: stuckAfter, Notify: n, Transports: transports, LearnAfter: 10 * time.Millisecond,
 		Log: func(format string, args ...any) { mu.Lock(); logs.WriteString(format); mu.Unlock() }}, f)
 	ctx, cancel := context.WithCancel(context.Background())
 	errc := make(chan error, 1)
@@ -237,5 +249,50 @@ func TestFetchCountsAsProgress(t *testing.T) {
 	}
 	if got := <-f.fetched; got != 10<<20 {
 		t.Errorf("the updater was told %d bytes verified, want %d", got, 10<<20)
+	}
+}
+
+// A while after an install commits, the idle loop has the device learn
+// its release root; the next request stops that and runs at once.
+func TestLearnsAfterACommitUntilARequest(t *testing.T) {
+	f := &fakeUpdater{release: make(chan struct{}), learning: make(chan struct{}, 1), learnt: make(chan struct{}, 1)}
+	close(f.release)
+	d, _, errc, cancel := start(t, f, time.Minute, func(ctx context.Context) error { <-ctx.Done(); return nil })
+	select {
+	case <-f.learning:
+		t.Fatal("LearnBase before any commit")
+	case <-time.After(50 * time.Millisecond):
+	}
+	if _, err := d.InstallFrom(context.Background(), "a", nil); err != nil {
+		t.Fatalf("install: %v", err)
+	}
+	select {
+	case <-f.learning:
+	case <-time.After(5 * time.Second):
+		t.Fatal("no LearnBase after the commit")
+	}
+	r, err := d.InstallFrom(context.Background(), "b", nil)
+	if err != nil || r.Outcome != report.Committed {
+		t.Fatalf("install during LearnBase: %v, %v; want it run, not busy", r, err)
+	}
+	select {
+	case <-f.learnt:
+	default:
+		t.Error("the install ran while LearnBase went on")
+	}
+	// The second commit learns again.
+	select {
+	case <-f.learning:
+	case <-time.After(5 * time.Second):
+		t.Fatal("no LearnBase after the second commit")
+	}
+	cancel()
+	if err := <-errc; err != nil {
+		t.Errorf("Run: %v", err)
+	}
+	select {
+	case <-f.learnt:
+	default:
+		t.Error("Run returned with LearnBase under way")
 	}
 }

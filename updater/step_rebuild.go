@@ -83,6 +83,21 @@ func (u *Updater) baseHashes() *delta.Seen {
 	return delta.ReadSeen(data)
 }
 
+// LearnBase brings the record of the base's hashes up to date between
+// operations: the daemon calls it a few seconds after a commit, when the
+// files the install laid out are old enough to be recorded (a record is
+// not made of a file changed in the last second), so that the next delta
+// finds them there and need not read them. It does nothing while an
+// operation holds the device, and stops when ctx is done.
+func (u *Updater) LearnBase(ctx context.Context) {
+	lock, err := Acquire(u.cfg.StateDir, "recording the base's hashes")
+	if err != nil {
+		return
+	}
+	defer lock.Release()
+	u.learnBase(ctx)
+}
+
 // learnBase brings the record of the base's hashes up to the release
 // root's libraries and runtime systems as they are, so that a delta, the
 // first after a full bundle or on a device just made, checks the files
@@ -101,6 +116,9 @@ func (u *Updater) learnBase(ctx context.Context) {
 	seen := u.baseHashes()
 	start := time.Now()
 	read, err := seen.Learn(ctx, root, dirs...)
+	if err != nil && ctx.Err() != nil {
+		return // stopped for an operation; its commit, or the next start, learns again
+	}
 	if err != nil {
 		u.Log("the record of the base's hashes is not brought up to date: %v", err)
 		return

@@ -102,6 +102,21 @@ func TestDeltaOverMQTTAndCable(t *testing.T) {
 	if !strings.Contains(da.log(), "rebuilt gauge 1.1.0 from the delta") {
 		t.Errorf("the MQTT device did not say it rebuilt the release:\n%s", da.log())
 	}
+	// A few seconds after the commit, the idle daemon records the hashes
+	// of the files the delta wrote, for the next delta that keeps them.
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		var record map[string]any
+		data, _ := os.ReadFile(filepath.Join(a.stateDir, "base-hashes.json"))
+		if json.Unmarshal(data, &record); hasPrefixKey(record, "lib/gauge-1.1.0/") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Errorf("30 s after the commit the record of the base's hashes holds none of lib/gauge-1.1.0 (%d files):\n%s", len(record), da.log())
+			break
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
 
 	devPort, laptopPort := cable(t)
 	b := newDevice(t, "1.0.0", deviceOpts{mqtt: serialSection(devPort)})
