@@ -60,6 +60,10 @@ type Device struct {
 	mu      sync.Mutex
 	targets map[string]string // topic -> bundle id
 	wake    chan struct{}
+	// statusc asks publishLater for the status again: an install's events
+	// do not wait while the status is read and published.
+	statusc chan struct{}
+	pmu     sync.Mutex // one status read and published at a time, in order
 
 	// What the transport does, written by its loop and read by the
 	// operation's goroutine (Event) and by status publishing.
@@ -95,7 +99,7 @@ func NewDevice(cfg DeviceConfig, inst Installer, log func(string, ...any)) *Devi
 		cfg.Retry = 30 * time.Second
 	}
 	return &Device{cfg: cfg, inst: inst, log: log, tried: loadTried(cfg.StateDir), seqs: loadSequences(cfg.StateDir),
-		targets: map[string]string{}, wake: make(chan struct{}, 1), act: activity{state: "idle"}}
+		targets: map[string]string{}, wake: make(chan struct{}, 1), statusc: make(chan struct{}, 1), act: activity{state: "idle"}}
 }
 
 // targetTopics are the topics a device follows, most specific first: its
@@ -145,6 +149,10 @@ func (d *Device) Run(ctx context.Context) error {
 	}
 	d.client = c
 	defer c.Disconnect(250)
+	stop := make(chan struct{})
+	var publishing sync.WaitGroup
+	publishing.Go(func() { d.publishLater(stop) })
+	defer func() { close(stop); publishing.Wait() }()
 	f := d.cfg.Fetcher
 	f.Client, f.Topics, f.Dir, f.Reconnected = c, d.cfg.Topics, d.cfg.StateDir+"/staging", reconnected
 	f.Direct = &d.cfg.Conn
@@ -352,8 +360,26 @@ func (d *Device) Event(e report.Event) {
 	d.publishEvent(bundle, e.Message)
 	if a.state == "installing" {
 		// Each step says so in the retained status too (installing
-		// (cold), rebooting, checking...).
-		d.publishStatus(context.Background())
+		// (cold), rebooting, checking...), soon: the step goes on.
+		select {
+		case d.statusc <- struct{}{}:
+		default: // one is asked for already, and reads the state then
+		}
+	}
+}
+
+// publishLater publishes the status each time Event asks, until stop.
+// The status takes a call to the node (which_releases), which would
+// otherwise hold up every step of the install, and wait behind
+// release_handler while it installs.
+func (d *Device) publishLater(stop <-chan struct{}) {
+	for {
+		select {
+		case <-stop:
+			return
+		case <-d.statusc:
+			d.publishStatus(context.Background())
+		}
 	}
 }
 
@@ -375,6 +401,10 @@ func (d *Device) publishEvent(bundle, msg string) {
 // publishStatus publishes the retained status: the updater's, with what
 // the transport is doing.
 func (d *Device) publishStatus(ctx context.Context) {
+	// Read and published under one lock, so that a status read earlier
+	// is never published after one read later.
+	d.pmu.Lock()
+	defer d.pmu.Unlock()
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
 	s, err := d.inst.Status(sctx)
