@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/beamup/beamup/beam"
@@ -43,22 +44,33 @@ func (u *Updater) oldCode(ctx context.Context, op *Operation) string {
 		return ""
 	}
 	// What make_permanent does to the processes on old code of the
-	// modules loaded with each post-purge method, as the relup says.
-	var notes []string
-	for _, m := range []struct{ method, format string }{
+	// modules loaded with each post-purge method, as the relup says: both
+	// asked at once, the node answers them side by side.
+	methods := []struct{ method, format string }{
 		{"brutal_purge", "make_permanent ends %s on old code of %s, as the appup's brutal_purge asks: %s"},
 		{"soft_purge", "%s still on old code of %s (soft_purge) keep running: %s"},
-	} {
+	}
+	found := make([]string, len(methods))
+	var wg sync.WaitGroup
+	for i, m := range methods {
 		mods := otprel.PostPurged(instrs, m.method)
 		if len(mods) == 0 {
 			continue
 		}
-		oc, err := u.node.OldCodeProcesses(ctx, mods, 5)
-		if err != nil {
-			u.Log("checking for old code: %v", err)
-		} else if oc.Count > 0 {
-			notes = append(notes, fmt.Sprintf(m.format,
-				plural(oc.Count, "process", "processes"), strings.Join(oc.Modules, ", "), names(oc)))
+		wg.Go(func() {
+			oc, err := u.node.OldCodeProcesses(ctx, mods, 5)
+			if err != nil {
+				u.Log("checking for old code: %v", err)
+			} else if oc.Count > 0 {
+				found[i] = fmt.Sprintf(m.format, plural(oc.Count, "process", "processes"), strings.Join(oc.Modules, ", "), names(oc))
+			}
+		})
+	}
+	wg.Wait()
+	var notes []string
+	for _, n := range found {
+		if n != "" {
+			notes = append(notes, n)
 		}
 	}
 	note := strings.Join(notes, "; ")

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 
 	"github.com/beamup/beamup/beam"
 	"github.com/beamup/beamup/internal/durable"
@@ -55,27 +56,34 @@ func (u *Updater) unpack(ctx context.Context, op *Operation, files *otprel.Relea
 		// does not use and may not have.
 		return nil
 	}
+	// The node's boot is asked beside the check, which it does not
+	// change: each is a call of its own on the node.
+	var inc string
+	var incErr error
+	var asked sync.WaitGroup
+	asked.Go(func() { inc, incErr = u.node.Incarnation(ctx) })
 	from, err := u.node.CheckInstallRelease(ctx, op.Version)
+	asked.Wait()
 	if err != nil {
 		return fmt.Errorf("checking the install: %w", err)
 	}
 	if from != op.From {
 		return fmt.Errorf("checking the install: it would upgrade from %s, the node runs %s", from, op.From)
 	}
-	return u.noteIncarnation(ctx, op)
+	if incErr != nil {
+		return incErr
+	}
+	noteIncarnation(op, inc)
+	return nil
 }
 
 // noteIncarnation records in op the boot of the node that install_release
-// will run on: entering the next step journals it before the call, and a
-// revert tells from it whether the node restarted.
-func (u *Updater) noteIncarnation(ctx context.Context, op *Operation) error {
-	inc, err := u.node.Incarnation(ctx)
-	if err != nil {
-		return err
-	}
+// will run on (beam.Client.Incarnation's answer): entering the next step
+// journals it before the call, and a revert tells from it whether the
+// node restarted.
+func noteIncarnation(op *Operation, inc string) {
 	op.NodeBoot = inc
 	op.NodePid, _, _ = strings.Cut(inc, "/")
-	return nil
 }
 
 // makeRelup has the node make the relup of the unpacked release from its
