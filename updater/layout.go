@@ -84,6 +84,11 @@ func (l *layout) member(h *tar.Header, name string) (io.Writer, error) {
 		}
 	} else if _, err := l.lookup.Lstat(name); err == nil {
 		return nil, nil // keep_old_files: what is there stays
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		// Only what is surely not there is written: a lookup that
+		// failed otherwise (out of file descriptors, say) may hide a
+		// file the running release uses.
+		return nil, fmt.Errorf("laying out %s: %w", name, err)
 	}
 	if err := l.create(path.Dir(name)); err != nil {
 		return nil, err

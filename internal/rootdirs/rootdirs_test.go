@@ -2,6 +2,7 @@ package rootdirs
 
 import (
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -86,5 +87,51 @@ func TestDirs(t *testing.T) {
 	write("lib/new/ebin/a.beam", "a")
 	if _, err := d.Lstat("lib/new/ebin/a.beam"); err != nil {
 		t.Fatalf("Lstat after the directory was made: %v", err)
+	}
+}
+
+// Names from more directories than it keeps are all found, with no more
+// file descriptors held than it keeps, and none after Close.
+func TestDirsKeepsFew(t *testing.T) {
+	top := t.TempDir()
+	var names []string
+	for i := range 3 * kept {
+		n := filepath.Join("lib", fmt.Sprintf("app%d-1.0", i), "ebin", "m.beam")
+		if err := os.MkdirAll(filepath.Join(top, filepath.Dir(n)), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(top, n), []byte("m"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		names = append(names, n)
+	}
+	root, err := os.OpenRoot(top)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer root.Close()
+	fds := func() int {
+		e, err := os.ReadDir("/proc/self/fd")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(e)
+	}
+	before := fds()
+	d := New(root)
+	defer d.Close()
+	for range 2 {
+		for _, n := range names {
+			if _, err := d.Stat(n); err != nil {
+				t.Fatalf("Stat(%s): %v", n, err)
+			}
+		}
+	}
+	if held := fds() - before; held > kept {
+		t.Errorf("%d file descriptors held after %d directories, want at most %d", held, len(names), kept)
+	}
+	d.Close()
+	if held := fds() - before; held > 0 {
+		t.Errorf("%d file descriptors held after Close", held)
 	}
 }
