@@ -30,10 +30,7 @@ cleanup() {
 	rm -rf "$work"
 }
 trap cleanup EXIT
-now() { date +%s%N; }
-ms() { echo "scale=1; ($2 - $1) / 1000000" | bc; }
-median() { sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
-eval_on_node() { "$erl_call" -name "$node" -c "$(cat "$work/root/cookie")" -e; }
+. "$top/scripts/bench/lib.sh"
 
 echo "building releases and bundles..." >&2
 escript "$top/testdata/build-releases.escript" "$top/testdata/gauge" "$work/releases" >/dev/null
@@ -42,49 +39,6 @@ escript "$top/testdata/build-releases.escript" "$top/testdata/gauge" "$work/rele
 "$bin/beamup" bundle --key "$work/k.key" --release "$work/releases/gauge-1.2.0.tar.gz" -o "$work/gauge-1.2.0.bundle" >/dev/null
 "$bin/beamup" bundle --key "$work/k.key" --release "$work/releases/gauge-2.0.0.tar.gz" -o "$work/gauge-2.0.0.bundle" >/dev/null
 
-fresh_target() {
-	[ -f "$work/root/bin/node.sh" ] && sh "$work/root/bin/node.sh" "$work/root" stop
-	rm -rf "$work/root" "$work/state"
-	sh "$top/testdata/target/install.sh" "$work/releases/gauge-1.0.0.tar.gz" "$work/root" "$node" "bench$RANDOM" "$port"
-	sh "$work/root/bin/node.sh" "$work/root" start
-	for _ in $(seq 100); do
-		echo 'init:get_status().' | eval_on_node 2>/dev/null | grep -q '{started,started}' && break
-		sleep 0.1
-	done
-	cat >"$work/beamupd.toml" <<TOML
-[device]
-state_dir = "$work/state"
-[trust]
-public_keys = ["$work/k.pub"]
-[node]
-name = "$node"
-cookie_file = "$work/root/cookie"
-epmd_port = $port
-root = "$work/root"
-release = "gauge"
-control = "exec:sh $work/root/bin/node.sh $work/root restart"
-[health]
-soak = "0s"
-TOML
-	# The probe: calls gauge_counter every millisecond, keeps the longest call.
-	eval_on_node >/dev/null <<'ERL'
-P = spawn(fun() ->
-    Loop = fun Loop(Max, N, Fails) ->
-        receive {report, From} -> From ! {Max, N, Fails}
-        after 1 ->
-            T0 = erlang:monotonic_time(microsecond),
-            R = (catch gauge_counter:value()),
-            D = erlang:monotonic_time(microsecond) - T0,
-            F = case is_integer(R) of true -> Fails; false -> Fails + 1 end,
-            Loop(max(Max, D), N + 1, F)
-        end
-    end,
-    Loop(0, 0, 0)
-end),
-register(probe, P).
-ERL
-	sleep 0.3
-}
 probe_max_ms() {
 	echo 'probe ! {report, self()}, receive {M, _, _} -> M / 1000 after 5000 -> timeout end.' | eval_on_node | tr -d '{}ok, '
 }
@@ -252,36 +206,9 @@ echo "delta: 1.0.0 -> 1.1.0 over the 115200-baud line..." >&2
 	--base "$work/releases/gauge-1.0.0.tar.gz" -o "$work/gauge-1.1.0.delta" >/dev/null
 dsize=$(stat -c %s "$work/gauge-1.1.0.delta")
 fsize=$(stat -c %s "$work/gauge-1.1.0.bundle")
-# lastbyte_ms: what beamupd said, as it committed, of the time since the
-# bundle's last byte had arrived and verified, in milliseconds.
-lastbyte_ms() {
-	local d
-	d=$(sed -n 's/.*committed gauge 1.1.0, \([0-9.]*[µm]*s\) after the last byte.*/\1/p' "$1" | tail -1)
-	case $d in
-	*µs) echo "scale=3; ${d%µs} / 1000" | bc ;;
-	*ms) echo "${d%ms}" ;;
-	*s) echo "scale=1; ${d%s} * 1000" | bc ;;
-	*) echo "no 'after the last byte' in $1:" >&2; cat "$1" >&2; exit 1 ;;
-	esac
-}
 declare -a dpush dlocal lbcable
 for i in 1 2 3; do
-	fresh_target >/dev/null
-	coproc RELAY { "$work/serialbench" -relay; }
-	read -r devend lapend <&"${RELAY[0]}"
-	{ cat "$work/beamupd.toml"; printf '[serial]\nport = "%s"\nbaud = 115200\n' "$devend"; } >"$work/serial.toml"
-	"$bin/beamupd" run --config "$work/serial.toml" >"$work/serial.log" 2>&1 &
-	spid=$!
-	sleep 1
-	t0=$(now)
-	out=$("$bin/beamup" serial --port "$lapend" push "$work/gauge-1.1.0.delta" 2>&1 || true)
-	t1=$(now)
-	kill $spid
-	wait $spid 2>/dev/null || true
-	eval "exec ${RELAY[1]}>&-"
-	wait "$RELAY_PID" 2>/dev/null || true
-	echo "$out" | grep -q "committed: gauge 1.1.0" || { echo "the delta push did not commit: $out" >&2; cat "$work/serial.log" >&2; exit 1; }
-	dpush+=("$(ms "$t0" "$t1")")
+	dpush+=("$(push_cable "$work/gauge-1.1.0.delta")")
 	lbcable+=("$(lastbyte_ms "$work/serial.log")")
 	fresh_target >/dev/null
 	t0=$(now)
@@ -320,30 +247,12 @@ echo "last byte to committed: MQTT, then the baseline..." >&2
 go build -o "$work/tcpline" "$top/scripts/bench/tcpline"
 coproc LINE { "$work/tcpline" -to "127.0.0.1:$mport" -rate $((1 << 20)); }
 read -r lport <&"${LINE[0]}"
-# lastbyte_mqtt BROKER GROUP BUNDLE: publish BUNDLE to a beamupd run on a
-# fresh target and print what it said of the last byte.
-lastbyte_mqtt() {
-	fresh_target >/dev/null
-	{ cat "$work/beamupd.toml"; printf '[mqtt]\nbroker = "%s"\ngroups = ["%s"]\n' "$1" "$2"; } >"$work/mqtt.toml"
-	"$bin/beamupd" run --config "$work/mqtt.toml" >"$work/mqtt.log" 2>&1 &
-	local pid=$!
-	"$bin/beamup" publish --broker "$broker" --key "$work/k.key" --group "$2" "$3" >/dev/null 2>&1
-	for _ in $(seq 600); do
-		grep -q "after the last byte" "$work/mqtt.log" && break
-		sleep 0.1
-	done
-	kill $pid
-	wait $pid 2>/dev/null || true
-	lastbyte_ms "$work/mqtt.log"
-}
 declare -a lbmqtt lbslow lbdelta lbbase
 for i in 1 2 3; do
 	lbmqtt+=("$(lastbyte_mqtt "$broker" "lastbyte$i" "$work/gauge-1.1.0.bundle")")
 	lbslow+=("$(lastbyte_mqtt "mqtt://127.0.0.1:$lport" "slowline$i" "$work/gauge-1.1.0.bundle")")
 	lbdelta+=("$(lastbyte_mqtt "$broker" "delta$i" "$work/gauge-1.1.0.delta")")
-	fresh_target >/dev/null
-	lbbase+=("$(escript "$top/scripts/bench/unpacked.escript" "$node" "$(cat "$work/root/cookie")" "$work/root" \
-		"$work/releases/gauge-1.1.0.tar.gz" gauge 1.1.0)")
+	lbbase+=("$(bare_calls)")
 	echo "last byte round $i: MQTT ${lbmqtt[-1]} ms, at 1 MiB/s ${lbslow[-1]} ms, delta ${lbdelta[-1]} ms, cable ${lbcable[$((i - 1))]} ms, bare calls ${lbbase[-1]} ms" >&2
 done
 eval "exec ${LINE[1]}>&-"

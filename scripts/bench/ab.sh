@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# scripts/bench/ab.sh A B: last byte received to committed for two builds
+# of beamupd (A and B: directories with beamupd and beamup, as make build
+# leaves bin/), a round of each in turn and the order swapped every round,
+# so that a change of a few milliseconds shows above this machine's noise
+# (one round of the cable moves by +-8 ms with the disk's fsyncs). Each
+# round: the sample's 1.0.0 -> 1.1.0 delta over MQTT on loopback and over
+# the paced 115200-baud cable, for A and for B, and the bare
+# release_handler calls once. ROUNDS rounds (default 10).
+set -euo pipefail
+a=$(cd "$1" && pwd)
+b=$(cd "$2" && pwd)
+top=$(cd "$(dirname "$0")/../.." && pwd)
+rounds=${ROUNDS:-10}
+work=$(mktemp -d /tmp/beamup-ab.XXXXXX)
+port=$((20000 + RANDOM % 20000))
+mport=$((40000 + RANDOM % 20000))
+node=gauge@127.0.0.1
+export ERL_EPMD_PORT=$port
+erl_call=$(ls /usr/lib/erlang/lib/erl_interface-*/bin/erl_call | head -1)
+cleanup() {
+	[ -f "$work/root/bin/node.sh" ] && sh "$work/root/bin/node.sh" "$work/root" stop || true
+	[ -n "${mpid:-}" ] && kill "$mpid" 2>/dev/null || true
+	epmd -kill >/dev/null 2>&1 || true
+	rm -rf "$work"
+}
+trap cleanup EXIT
+. "$top/scripts/bench/lib.sh"
+
+echo "building the releases and the delta..." >&2
+escript "$top/testdata/build-releases.escript" "$top/testdata/gauge" "$work/releases" >/dev/null
+"$a/beamup" keygen -o "$work/k" >/dev/null 2>&1
+"$a/beamup" bundle --key "$work/k.key" --release "$work/releases/gauge-1.1.0.tar.gz" \
+	--base "$work/releases/gauge-1.0.0.tar.gz" -o "$work/gauge-1.1.0.delta" >/dev/null
+go build -o "$work/serialbench" "$top/scripts/bench/serialbench"
+mkdir -p "$work/mosq"
+printf 'listener %s 127.0.0.1\nallow_anonymous true\npersistence false\nset_tcp_nodelay true\n' "$mport" >"$work/mosq/conf"
+[ "$(id -u)" = 0 ] && echo "user root" >>"$work/mosq/conf"
+mosquitto -c "$work/mosq/conf" >"$work/mosq/log" 2>&1 &
+mpid=$!
+sleep 0.5
+broker=mqtt://127.0.0.1:$mport
+
+declare -A runs
+# one BUILD NAME: a round of both paths with the build in directory BUILD.
+one() {
+	bin=$1
+	runs[$2.mqtt]+=" $(lastbyte_mqtt "$broker" "ab$RANDOM" "$work/gauge-1.1.0.delta")"
+	push_cable "$work/gauge-1.1.0.delta" >/dev/null
+	runs[$2.cable]+=" $(lastbyte_ms "$work/serial.log")"
+}
+for i in $(seq "$rounds"); do
+	if ((i % 2)); then one "$a" A; one "$b" B; else one "$b" B; one "$a" A; fi
+	runs[bare]+=" $(bare_calls)"
+	echo "round $i: MQTT A ${runs[A.mqtt]##* } B ${runs[B.mqtt]##* } ms, cable A ${runs[A.cable]##* } B ${runs[B.cable]##* } ms, bare calls ${runs[bare]##* } ms" >&2
+done
+med() { tr ' ' '\n' <<<"${runs[$1]}" | grep . | median; }
+span() { tr ' ' '\n' <<<"${runs[$1]}" | grep . | sort -n | sed -n '1p;$p' | paste -sd- -; }
+printf '\n| last byte to committed, the delta, %d rounds | A: %s | B: %s | B / A |\n|---|---|---|---|\n' "$rounds" "$1" "$2"
+for p in mqtt cable; do
+	printf '| %s | %.1f ms (%s) | %.1f ms (%s) | %.2f |\n' "$p" "$(med A.$p)" "$(span A.$p)" "$(med B.$p)" "$(span B.$p)" \
+		"$(echo "$(med B.$p) / $(med A.$p)" | bc -l)"
+done
+printf '| the bare calls | %.1f ms (%s) | | |\n' "$(med bare)" "$(span bare)"
