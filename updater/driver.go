@@ -244,6 +244,7 @@ func (u *Updater) Resume(ctx context.Context) (*report.Result, error) {
 	// Before any transport, which writes its own files there.
 	u.removeTemps(u.cfg.StateDir)
 	u.learnBase(ctx)
+	u.prepareNode(ctx)
 	return r, err
 }
 

@@ -42,6 +42,26 @@ func (u *Updater) removeCopies(op *Operation) {
 // releasesFile is release_handler's record of the releases on the node.
 func (u *Updater) releasesFile() string { return filepath.Join(u.cfg.Root, "releases", "RELEASES") }
 
+// prepareNode prepares releases/RELEASES as the daemon starts, the node
+// booted and no operation under way, so that the first upgrade does not
+// do it between its last byte and its commit: it describes the release
+// that runs, as the first unpack would have made it. A node that does not
+// answer yet is prepared by that unpack.
+func (u *Updater) prepareNode(ctx context.Context) {
+	if booted, err := u.node.Booted(ctx); err != nil || !booted {
+		return
+	}
+	rels, err := u.node.WhichReleases(ctx)
+	if err != nil {
+		return
+	}
+	if running, ok := beam.Current(rels); ok {
+		if err := u.prepareRELEASES(ctx, running); err != nil {
+			u.Log("%v; the first upgrade tries again", err)
+		}
+	}
+}
+
 // prepareRELEASES makes sure releases/RELEASES describes the running
 // release with its libraries. Without it (mix releases ship none)
 // release_handler invents an entry without libraries, and an upgrade then

@@ -2,6 +2,7 @@ package updater
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"slices"
@@ -18,7 +19,7 @@ func TestResumeSweepsStaging(t *testing.T) {
 	for _, f := range []string{"incoming.partial", "ab12.tar.gz", "cd34.beamupd", "serial.partial", "serial-1.bundle", "ef56.download"} {
 		os.WriteFile(filepath.Join(staging, f), []byte("x"), 0o644)
 	}
-	u := New(Config{StateDir: dir}, nil, nil)
+	u := New(Config{StateDir: dir}, downNode{}, nil)
 	if _, err := u.Resume(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -31,3 +32,9 @@ func TestResumeSweepsStaging(t *testing.T) {
 		t.Errorf("staging after resume: %v, want only the MQTT download", left)
 	}
 }
+
+// downNode is a node that has not answered yet: the daemon starts before
+// it. Asked anything but whether it booted, it panics (its Node is nil).
+type downNode struct{ Node }
+
+func (downNode) Booted(context.Context) (bool, error) { return false, errors.New("the node is down") }

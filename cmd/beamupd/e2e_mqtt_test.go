@@ -136,6 +136,12 @@ func TestMQTTFleetUpgrade(t *testing.T) {
 	if v := a.runningApp(); v != "1.1.0" {
 		t.Errorf("device a runs gauge %s", v)
 	}
+	// The daemon prepared releases/RELEASES as it started, before any
+	// bundle came, not in the install after its last byte.
+	if log := da.log(); !regexp.MustCompile(`(?s)prepared releases/RELEASES for gauge 1.0.0\n.*serving mqtt`).MatchString(log) ||
+		strings.Count(log, "prepared releases/RELEASES") != 1 {
+		t.Errorf("releases/RELEASES was not prepared once, as the daemon started:\n%s", log)
+	}
 	db := b.run()
 	waitStatus(t, url, b.id, db, committedOn("1.1.0"))
 	direct(t, da)

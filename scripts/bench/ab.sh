@@ -42,12 +42,31 @@ sleep 0.5
 broker=mqtt://127.0.0.1:$mport
 
 declare -A runs
+steps="first verified copying unpacking installing checking committing"
+# note NAME LOG: what the log says each step took after the last byte
+# ("after the last byte: 3ms to the first step, verified 1.4ms, ..."), in
+# milliseconds, into runs[NAME.STEP].
+note() {
+	local line d
+	line=$(grep -o 'after the last byte: .*' "$2" | head -1 | sed 's/: \([0-9.]*[µm]*s\) to the first step/: first \1/')
+	for st in $steps; do
+		d=$(echo "$line" | grep -o "$st [0-9.]*[µm]*s" | awk '{print $2}' || true)
+		case $d in
+		*µs) d=$(echo "scale=3; ${d%µs} / 1000" | bc) ;;
+		*ms) d=${d%ms} ;;
+		*s) d=$(echo "${d%s} * 1000" | bc) ;;
+		esac
+		runs[$1.$st]+=" $d"
+	done
+}
 # one BUILD NAME: a round of both paths with the build in directory BUILD.
 one() {
 	bin=$1
 	runs[$2.mqtt]+=" $(lastbyte_mqtt "$broker" "ab$RANDOM" "$work/gauge-1.1.0.delta")"
+	note "$2.mqtt" "$work/mqtt.log"
 	push_cable "$work/gauge-1.1.0.delta" >/dev/null
 	runs[$2.cable]+=" $(lastbyte_ms "$work/serial.log")"
+	note "$2.cable" "$work/serial.log"
 }
 for i in $(seq "$rounds"); do
 	if ((i % 2)); then one "$a" A; one "$b" B; else one "$b" B; one "$a" A; fi
@@ -62,3 +81,11 @@ for p in mqtt cable; do
 		"$(echo "$(med B.$p) / $(med A.$p)" | bc -l)"
 done
 printf '| the bare calls | %.1f ms (%s) | | |\n' "$(med bare)" "$(span bare)"
+# Where the time went: each step's median, as beamupd logged it.
+for p in mqtt cable; do
+	printf '\n| %s, step by step (median) | A | B | B - A |\n|---|---|---|---|\n' "$p"
+	for st in $steps; do
+		printf '| %s | %.1f ms | %.1f ms | %+.1f ms |\n' "$st" "$(med A.$p.$st)" "$(med B.$p.$st)" \
+			"$(echo "$(med B.$p.$st) - $(med A.$p.$st)" | bc -l)"
+	done
+done
