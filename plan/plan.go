@@ -84,6 +84,10 @@ type Def struct {
 	// State is the device state a status reports during the step.
 	State string
 	back  back
+	// overlaps: a crash during the step is resumed as one during the step
+	// before it in every plan, whose way back takes it back too (the
+	// same, and not asking which of the two it was).
+	overlaps bool
 }
 
 // PastNoReturn says whether the node may run new code from this step on,
@@ -94,21 +98,27 @@ func (d Def) PastNoReturn() bool { return d.back == backRevert || d.back == back
 // release is permanent.
 func (d Def) AsksNode() bool { return d.back == backAsk }
 
+// JournaledWhileActing says whether the step may act while its entry in
+// the journal is still being written: until it is, a crash resumes the
+// step before, which has the same way back. The next step is journaled
+// only after it.
+func (d Def) JournaledWhileActing() bool { return d.overlaps }
+
 // Table is every step, in the order of the plans.
 var Table = []Def{
-	{Verified, "preflight: compare the running and the new release, choose hot or cold", "verifying", backDiscard},
-	{Copying, "write the release's .rel into <root>/releases", "installing", backUndo},
-	{Unpacking, "set_unpacked on the laid-out release, its files checked; check_install_release when hot", "installing", backUndo},
-	{Installing, "install_release: the point of no return of a hot upgrade", "installing", backRevert},
-	{Booting, "point the next boot at the new release, once; it is not permanent", "installing (cold)", backRevert},
-	{Rebooting, "restart the node through the control onto the new release; the boot points back", "rebooting", backRevert},
-	{Checking, "the node runs every application, the health function passes for the soak", "checking", backRevert},
-	{Committing, "make_permanent; record security_version; what boots is what is permanent", "checking", backAsk},
-	{Reverting, "restart the node on the permanent release; remove the failed one", "reverting", backRevert},
-	{RollingBack, "hot downgrade to the previous release, or reboot on it", "installing", backAsk},
-	{AgentStaged, "the new beamupd waits to be tried", "verifying", backDiscard},
-	{AgentTrying, "the new beamupd runs on trial", "checking", backDiscard},
-	{AgentReplacing, "the running beamupd kept, the new one renamed over it", "installing", backAskAgent},
+	{Verified, "preflight: compare the running and the new release, choose hot or cold", "verifying", backDiscard, false},
+	{Copying, "write the release's .rel into <root>/releases", "installing", backUndo, false},
+	{Unpacking, "set_unpacked on the laid-out release, its files checked; check_install_release when hot", "installing", backUndo, true},
+	{Installing, "install_release: the point of no return of a hot upgrade", "installing", backRevert, false},
+	{Booting, "point the next boot at the new release, once; it is not permanent", "installing (cold)", backRevert, false},
+	{Rebooting, "restart the node through the control onto the new release; the boot points back", "rebooting", backRevert, false},
+	{Checking, "the node runs every application, the health function passes for the soak", "checking", backRevert, true},
+	{Committing, "make_permanent; record security_version; what boots is what is permanent", "checking", backAsk, false},
+	{Reverting, "restart the node on the permanent release; remove the failed one", "reverting", backRevert, false},
+	{RollingBack, "hot downgrade to the previous release, or reboot on it", "installing", backAsk, false},
+	{AgentStaged, "the new beamupd waits to be tried", "verifying", backDiscard, false},
+	{AgentTrying, "the new beamupd runs on trial", "checking", backDiscard, false},
+	{AgentReplacing, "the running beamupd kept, the new one renamed over it", "installing", backAskAgent, false},
 }
 
 // IsState says whether state is one that a step of some plan shows.

@@ -158,3 +158,34 @@ func TestOf(t *testing.T) {
 		}
 	}
 }
+
+// A step journaled while it acts is one whose crash may be resumed as one
+// in the step before it: in every plan that has it, the two go back the
+// same way after a failure and after a crash, whatever the node reports.
+func TestJournaledWhileActing(t *testing.T) {
+	var found int
+	for _, p := range []Plan{Hot, Cold, Back, Rollback, SelfUpdate} {
+		for i, s := range p.Steps {
+			if d, _ := Lookup(s); !d.JournaledWhileActing() {
+				continue
+			}
+			found++
+			if i == 0 {
+				t.Errorf("%s: %s, its first step, is journaled while it acts", p.Name, s)
+				continue
+			}
+			prev := p.Steps[i-1]
+			if a, b := p.Next(s, true), p.Next(prev, true); a != b {
+				t.Errorf("%s: a failure at %s goes %v, at %s %v", p.Name, s, a.Kind, prev, b.Kind)
+			}
+			for _, f := range []Facts{{}, {Permanent: "1.0.0"}, {Permanent: "1.1.0"}} {
+				if a, b := Resume(s, "1.1.0", 1, f), Resume(prev, "1.1.0", 1, f); a != b {
+					t.Errorf("%s: a crash at %s resumes %v, at %s %v (%+v)", p.Name, s, a.Kind, prev, b.Kind, f)
+				}
+			}
+		}
+	}
+	if found == 0 {
+		t.Error("no step is journaled while it acts")
+	}
+}

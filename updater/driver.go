@@ -17,7 +17,8 @@ import (
 )
 
 // run drives op through its plan (package plan) from the action a: each
-// step is journaled before it acts, then performed; plan.Next decides what
+// step is journaled before it acts (or while it acts, where a crash would
+// be resumed the same either way), then performed; plan.Next decides what
 // follows and, when a step fails, the way back. The plan is looked up at
 // every step because preflight, the first one, chooses the path.
 //
@@ -33,8 +34,13 @@ func (u *Updater) run(ctx context.Context, op *Operation, files *otprel.ReleaseF
 	}
 	for a.Kind == plan.Do {
 		start := time.Now()
-		err = u.enter(op, a.Step)
-		if err == nil {
+		if d, _ := plan.Lookup(a.Step); d.JournaledWhileActing() {
+			journaled := u.enterWhileActing(op, a.Step)
+			err = u.act(ctx, op, files, a.Step)
+			if jerr := journaled(); err == nil {
+				err = jerr
+			}
+		} else if err = u.enter(op, a.Step); err == nil {
 			err = u.act(ctx, op, files, a.Step)
 		}
 		if took != nil {

@@ -98,13 +98,25 @@ func migrate(j *Journal) error {
 
 // Save writes the journal durably.
 func (s *JournalStore) Save(j *Journal) error {
+	data, err := encode(j)
+	if err != nil {
+		return err
+	}
+	return s.write(data)
+}
+
+// encode is the record of j as Save writes it.
+func encode(j *Journal) ([]byte, error) {
 	j.Format = journalFormat
 	if j.Op != nil {
 		j.Op.Updated = time.Now().UTC()
 	}
 	data, err := json.MarshalIndent(j, "", "  ")
 	if err != nil {
-		return err
+		return nil, err
 	}
-	return durable.WriteFile(s.path, append(data, '\n'), 0o644)
+	return append(data, '\n'), nil
 }
+
+// write replaces the journal with an encoded record, durably.
+func (s *JournalStore) write(data []byte) error { return durable.WriteFile(s.path, data, 0o644) }

@@ -143,6 +143,29 @@ func (u *Updater) enter(op *Operation, step plan.Step) error {
 	return nil
 }
 
+// enterWhileActing is enter for a step that acts while it is journaled
+// (plan.Def.JournaledWhileActing), which saves the wait for the disk: the
+// record is made now, before the step changes op, and written beside the
+// step; wait returns how the write went, and must be called before
+// anything else is journaled.
+func (u *Updater) enterWhileActing(op *Operation, step plan.Step) (wait func() error) {
+	op.Step = step
+	u.current.Store(&report.Event{Kind: op.Kind, Bundle: op.Bundle, Version: op.Version, Step: string(step)})
+	j, err := u.journal.Load()
+	var data []byte
+	if err == nil {
+		j.Op = op
+		data, err = encode(j)
+	}
+	if err != nil {
+		return func() error { return err }
+	}
+	written := make(chan error, 1)
+	go func() { written <- u.journal.write(data) }()
+	failpoint.Hit(string(step))
+	return func() error { return <-written }
+}
+
 // save journals op as it is, durably.
 func (u *Updater) save(op *Operation) error {
 	j, err := u.journal.Load()
