@@ -107,7 +107,7 @@ func (d Def) JournaledWhileActing() bool { return d.overlaps }
 // Table is every step, in the order of the plans.
 var Table = []Def{
 	{Verified, "preflight: compare the running and the new release, choose hot or cold", "verifying", backDiscard, false},
-	{Copying, "write the release's .rel into <root>/releases", "installing", backUndo, false},
+	{Copying, "write the release's .rel into <root>/releases/VSN, where unpack_release keeps it", "installing", backUndo, false},
 	{Unpacking, "set_unpacked on the laid-out release, its files checked; check_install_release when hot", "installing", backUndo, true},
 	{Installing, "install_release: the point of no return of a hot upgrade", "installing", backRevert, false},
 	{Booting, "point the next boot at the new release, once; it is not permanent", "installing (cold)", backRevert, false},

@@ -29,7 +29,7 @@ func (u *Updater) Install(ctx context.Context, path string) (*report.Result, err
 //	verify      signature, policy, every chunk, into the state directory;
 //	            the release laid out in new directories as chunks verify
 //	verified    preflight: compare running and new release; hot, cold, or refuse
-//	copying     the .rel into <root>/releases
+//	copying     the .rel into <root>/releases/VSN
 //	unpacking   RELEASES prepared; set_unpacked; every laid-out file checked
 //	            (hot: and check_install_release)
 //	            -- point of no return --

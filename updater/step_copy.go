@@ -12,14 +12,26 @@ import (
 	"github.com/beamup/beamup/otprel"
 )
 
-// copy writes <root>/releases/<name>-<vsn>.rel, the .rel that
-// release_handler registers the laid-out release from (tarballs made by
-// mix, rebar3 or systools do not all carry it under that name).
+// copy writes releases/<vsn>/<name>-<vsn>.rel, the .rel that
+// release_handler registers the laid-out release from, where
+// unpack_release keeps it (tarballs made by mix, rebar3 or systools do
+// not all carry it under that name). It goes into the release's own
+// directory, which the layout made and records: a failure before the
+// release is registered removes it with the rest.
 func (u *Updater) copy(op *Operation, files *otprel.ReleaseFiles) error {
-	if err := durable.WriteFile(u.releaseBase(op)+".rel", files.RelData, 0o644); err != nil {
+	p := u.relFile(op)
+	if _, err := os.Lstat(p); err == nil {
+		return nil // laid out from the bundle, which carries it
+	}
+	if err := durable.WriteFile(p, files.RelData, 0o644); err != nil {
 		return fmt.Errorf("copying the release: %w", err)
 	}
 	return nil
+}
+
+// relFile is the .rel of op's release as an unpacked release keeps it.
+func (u *Updater) relFile(op *Operation) string {
+	return filepath.Join(u.cfg.Root, "releases", op.Version, op.Name+"-"+op.Version+".rel")
 }
 
 // releaseBase is <root>/releases/<name>-<vsn>, the name release_handler
@@ -28,7 +40,8 @@ func (u *Updater) releaseBase(op *Operation) string {
 	return filepath.Join(u.cfg.Root, "releases", op.Name+"-"+op.Version)
 }
 
-// removeCopies removes what copy added.
+// removeCopies removes what copy added before beamupd laid releases out
+// itself (an operation an older beamupd journaled).
 func (u *Updater) removeCopies(op *Operation) {
 	base := u.releaseBase(op)
 	for _, p := range []string{base + ".tar.gz", base + ".rel"} {

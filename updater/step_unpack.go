@@ -11,7 +11,6 @@ import (
 	"sync"
 
 	"github.com/beamup/beamup/beam"
-	"github.com/beamup/beamup/internal/durable"
 	"github.com/beamup/beamup/internal/failpoint"
 	"github.com/beamup/beamup/otprel"
 )
@@ -33,14 +32,10 @@ func (u *Updater) unpack(ctx context.Context, op *Operation, files *otprel.Relea
 	}
 	// The release was laid out as it verified: release_handler registers
 	// it as unpack_release would have after extracting it.
-	relFile := u.releaseBase(op) + ".rel"
-	if _, err := u.node.SetUnpacked(ctx, relFile); err != nil {
+	if _, err := u.node.SetUnpacked(ctx, u.relFile(op)); err != nil {
 		return fmt.Errorf("unpacking: %w", err)
 	}
 	u.registeredLayout()
-	if err := u.keepRel(op); err != nil {
-		return err
-	}
 	u.Log("unpacked %s %s", op.Name, op.Version)
 	failpoint.Hit("unpacked")
 	if err := u.checkUnpacked(op, files); err != nil {
@@ -254,23 +249,4 @@ func laidOut(name, vsn string, used map[string]bool) bool {
 		return !used[parts[0]]
 	}
 	return false
-}
-
-// keepRel moves releases/NAME-VSN.rel into releases/VSN, as
-// unpack_release does, where a systools tarball of old does not carry
-// it.
-func (u *Updater) keepRel(op *Operation) error {
-	from := u.releaseBase(op) + ".rel"
-	to := filepath.Join(u.cfg.Root, "releases", op.Version, op.Name+"-"+op.Version+".rel")
-	if _, err := os.Stat(to); err != nil {
-		data, err := os.ReadFile(from)
-		if err == nil {
-			err = durable.WriteFile(to, data, 0o644)
-		}
-		if err != nil {
-			return fmt.Errorf("unpacking: %w", err)
-		}
-	}
-	os.Remove(from)
-	return nil
 }
