@@ -19,17 +19,6 @@ set -euo pipefail
 bin=$(cd "${1:-bin}" && pwd)
 top=$(cd "$(dirname "$0")/.." && pwd)
 rounds=${ROUNDS:-5}
-work=$(mktemp -d /tmp/beamup-bench.XXXXXX)
-port=$((20000 + RANDOM % 20000))
-node=gauge@127.0.0.1
-export ERL_EPMD_PORT=$port
-erl_call=$(ls /usr/lib/erlang/lib/erl_interface-*/bin/erl_call | head -1)
-cleanup() {
-	[ -f "$work/root/bin/node.sh" ] && sh "$work/root/bin/node.sh" "$work/root" stop || true
-	epmd -kill >/dev/null 2>&1 || true
-	rm -rf "$work"
-}
-trap cleanup EXIT
 . "$top/scripts/bench/lib.sh"
 
 echo "building releases and bundles..." >&2

@@ -12,20 +12,8 @@ a=$(cd "$1" && pwd)
 b=$(cd "$2" && pwd)
 top=$(cd "$(dirname "$0")/../.." && pwd)
 rounds=${ROUNDS:-10}
-work=$(mktemp -d /tmp/beamup-ab.XXXXXX)
-port=$((20000 + RANDOM % 20000))
-mport=$((40000 + RANDOM % 20000))
-node=gauge@127.0.0.1
-export ERL_EPMD_PORT=$port
-erl_call=$(ls /usr/lib/erlang/lib/erl_interface-*/bin/erl_call | head -1)
-cleanup() {
-	[ -f "$work/root/bin/node.sh" ] && sh "$work/root/bin/node.sh" "$work/root" stop || true
-	[ -n "${mpid:-}" ] && kill "$mpid" 2>/dev/null || true
-	epmd -kill >/dev/null 2>&1 || true
-	rm -rf "$work"
-}
-trap cleanup EXIT
 . "$top/scripts/bench/lib.sh"
+mport=$((40000 + RANDOM % 20000))
 
 echo "building the releases and the delta..." >&2
 escript "$top/testdata/build-releases.escript" "$top/testdata/gauge" "$work/releases" >/dev/null

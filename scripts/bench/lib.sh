@@ -1,5 +1,18 @@
-# Shared by scripts/bench.sh and scripts/bench/ab.sh, which set top, bin,
-# work, node, port, erl_call (and broker for lastbyte_mqtt) first.
+# Shared by scripts/bench.sh and scripts/bench/ab.sh, which set top (and
+# bin, and broker for lastbyte_mqtt) first. Sourcing it makes the work
+# directory, picks the node's ports, and removes both on exit.
+work=$(mktemp -d /tmp/beamup-bench.XXXXXX)
+port=$((20000 + RANDOM % 20000))
+node=gauge@127.0.0.1
+export ERL_EPMD_PORT=$port
+erl_call=$(ls /usr/lib/erlang/lib/erl_interface-*/bin/erl_call | head -1)
+cleanup() {
+	[ -f "$work/root/bin/node.sh" ] && sh "$work/root/bin/node.sh" "$work/root" stop || true
+	[ -n "${mpid:-}" ] && kill "$mpid" 2>/dev/null || true
+	epmd -kill >/dev/null 2>&1 || true
+	rm -rf "$work"
+}
+trap cleanup EXIT
 now() { date +%s%N; }
 ms() { echo "scale=1; ($2 - $1) / 1000000" | bc; }
 median() { sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
