@@ -134,9 +134,11 @@ func (u *Updater) stagingDir() string { return filepath.Join(u.cfg.StateDir, "st
 // before the step acts, so that after a crash resume knows what may have
 // happened.
 func (u *Updater) enter(op *Operation, step plan.Step) error {
-	op.Step = step
-	u.current.Store(&report.Event{Kind: op.Kind, Bundle: op.Bundle, Version: op.Version, Step: string(step)})
-	if err := u.save(op); err != nil {
+	data, err := u.entry(op, step)
+	if err == nil {
+		err = u.journal.write(data)
+	}
+	if err != nil {
 		return err
 	}
 	failpoint.Hit(string(step))
@@ -149,14 +151,7 @@ func (u *Updater) enter(op *Operation, step plan.Step) error {
 // step; wait returns how the write went, and must be called before
 // anything else is journaled.
 func (u *Updater) enterWhileActing(op *Operation, step plan.Step) (wait func() error) {
-	op.Step = step
-	u.current.Store(&report.Event{Kind: op.Kind, Bundle: op.Bundle, Version: op.Version, Step: string(step)})
-	j, err := u.journal.Load()
-	var data []byte
-	if err == nil {
-		j.Op = op
-		data, err = encode(j)
-	}
+	data, err := u.entry(op, step)
 	if err != nil {
 		return func() error { return err }
 	}
@@ -164,6 +159,19 @@ func (u *Updater) enterWhileActing(op *Operation, step plan.Step) (wait func() e
 	go func() { written <- u.journal.write(data) }()
 	failpoint.Hit(string(step))
 	return func() error { return <-written }
+}
+
+// entry puts op at step, in the journal's record and in the events, and
+// returns the record that journals it.
+func (u *Updater) entry(op *Operation, step plan.Step) ([]byte, error) {
+	op.Step = step
+	u.current.Store(&report.Event{Kind: op.Kind, Bundle: op.Bundle, Version: op.Version, Step: string(step)})
+	j, err := u.journal.Load()
+	if err != nil {
+		return nil, err
+	}
+	j.Op = op
+	return encode(j)
 }
 
 // save journals op as it is, durably.
